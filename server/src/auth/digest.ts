@@ -34,6 +34,7 @@ import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto
 import type { HeaderField, SipRequest, SipResponse } from '../sip/message.ts';
 import { getHeaderLines } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
+import { uriEquals } from '../sip/uri.ts';
 import {
   DIGEST_ALGORITHMS,
   DIGEST_HEX_LENGTH,
@@ -55,12 +56,12 @@ export type Ha1Lookup = (username: string, algorithm: DigestAlgorithm) => string
  * the two may differ and a server MAY accept that. Sotto authenticates at the first hop (the
  * UA's registrar / outbound proxy), where no retargeting has happened yet, so it checks.
  *
- *   - 'equivalent' (default): the two URIs must be equivalent by the SIP URI comparison rules
- *     of RFC 3261 §19.1.4 (case-insensitive scheme, host and parameters, parameters present in
- *     only one URI ignored except user/ttl/method/maddr/transport, explicit ports must match).
- *     This tolerates UAs that re-serialize the URI (case, parameter order, an extra or dropped
- *     unknown parameter) without accepting credentials made for another target. Non-SIP URIs
- *     (tel:, ...) must match exactly.
+ *   - 'equivalent' (default): identical strings, or URIs equivalent by RFC 3261 §19.1.4
+ *     (sip/sips) or RFC 3966 §4 (tel), as sip/uri.ts's uriEquals decides: case-insensitive
+ *     scheme, host and parameters, parameters present in only one URI ignored except
+ *     user/ttl/method/maddr/transport, an explicit default port differs from none. This
+ *     tolerates UAs that re-serialize the URI (case, escaping, parameter order, an extra or
+ *     dropped unknown parameter) without accepting credentials made for another target.
  *   - 'exact': the strings must be identical.
  *   - 'off': no check (RFC 3261 §22.4 item 8); use only behind a retargeting proxy.
  */
@@ -256,111 +257,6 @@ export function parseDigestCredentials(value: string): Map<string, string> | und
     i++;
   }
   return params;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* digest-uri check                                                                           */
-/* ------------------------------------------------------------------------------------------ */
-
-interface ParsedSipUri {
-  scheme: string;
-  userinfo: string | undefined;
-  host: string;
-  port: string | undefined;
-  params: Map<string, string | null>;
-  headers: string[];
-}
-
-function parseSipUriLoose(uri: string): ParsedSipUri | undefined {
-  const colon = uri.indexOf(':');
-  if (colon < 0) return undefined;
-  const scheme = uri.slice(0, colon).toLowerCase();
-  if (scheme !== 'sip' && scheme !== 'sips') return undefined;
-  let rest = uri.slice(colon + 1);
-  let userinfo: string | undefined;
-  // '@' is not allowed unescaped anywhere after the userinfo (RFC 3261 §25.1).
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    userinfo = rest.slice(0, at);
-    rest = rest.slice(at + 1);
-  }
-  let headerPart: string | undefined;
-  const q = rest.indexOf('?');
-  if (q >= 0) {
-    headerPart = rest.slice(q + 1);
-    rest = rest.slice(0, q);
-  }
-  const segments = rest.split(';');
-  const hostport = segments[0]!;
-  let host: string;
-  let port: string | undefined;
-  if (hostport.startsWith('[')) {
-    const end = hostport.indexOf(']');
-    if (end < 0) return undefined;
-    host = hostport.slice(0, end + 1);
-    const after = hostport.slice(end + 1);
-    if (after.startsWith(':')) port = after.slice(1);
-    else if (after !== '') return undefined;
-  } else {
-    const pc = hostport.indexOf(':');
-    host = pc >= 0 ? hostport.slice(0, pc) : hostport;
-    if (pc >= 0) port = hostport.slice(pc + 1);
-  }
-  if (!host) return undefined;
-  if (port !== undefined) {
-    if (!/^\d{1,5}$/.test(port)) return undefined;
-    port = String(Number(port));
-  }
-  const params = new Map<string, string | null>();
-  for (let k = 1; k < segments.length; k++) {
-    const seg = segments[k]!;
-    if (seg === '') continue;
-    const eq = seg.indexOf('=');
-    const name = safeDecode(eq < 0 ? seg : seg.slice(0, eq)).toLowerCase();
-    const val = eq < 0 ? null : safeDecode(seg.slice(eq + 1)).toLowerCase();
-    params.set(name, val);
-  }
-  const headers = headerPart ? headerPart.split('&').filter((h) => h !== '').map(normalizeUriHeader).sort() : [];
-  return { scheme, userinfo: userinfo === undefined ? undefined : safeDecode(userinfo), host: host.toLowerCase(), port, params, headers };
-}
-
-function normalizeUriHeader(h: string): string {
-  const eq = h.indexOf('=');
-  return eq < 0 ? safeDecode(h).toLowerCase() : `${safeDecode(h.slice(0, eq)).toLowerCase()}=${safeDecode(h.slice(eq + 1))}`;
-}
-
-function safeDecode(s: string): string {
-  if (!s.includes('%')) return s;
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/** URI parameters that must match when present in either URI (RFC 3261 §19.1.4). */
-const SIGNIFICANT_URI_PARAMS = ['user', 'ttl', 'method', 'maddr', 'transport'] as const;
-
-/**
- * SIP URI equivalence, RFC 3261 §19.1.4: scheme, host and parameters compare case-insensitively,
- * userinfo case-sensitively (after %-decoding); a component with a default value (port) does
- * not match its absence; user/ttl/method/maddr/transport must match if present in either URI,
- * other parameters only if present in both; URI headers must all match. Non-SIP URIs must be
- * identical.
- */
-export function sipUrisEquivalent(a: string, b: string): boolean {
-  if (a === b) return true;
-  const x = parseSipUriLoose(a);
-  const y = parseSipUriLoose(b);
-  if (!x || !y) return false;
-  if (x.scheme !== y.scheme || x.userinfo !== y.userinfo || x.host !== y.host || x.port !== y.port) return false;
-  for (const p of SIGNIFICANT_URI_PARAMS) {
-    if (x.params.has(p) !== y.params.has(p) || x.params.get(p) !== y.params.get(p)) return false;
-  }
-  for (const [k, v] of x.params) if (y.params.has(k) && y.params.get(k) !== v) return false;
-  if (x.headers.length !== y.headers.length) return false;
-  for (let k = 0; k < x.headers.length; k++) if (x.headers[k] !== y.headers[k]) return false;
-  return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -664,7 +560,7 @@ export class DigestAuthenticator {
       case 'exact':
         return digestUri === requestUri;
       case 'equivalent':
-        return sipUrisEquivalent(digestUri, requestUri);
+        return digestUri === requestUri || uriEquals(digestUri, requestUri);
     }
   }
 
