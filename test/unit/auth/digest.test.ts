@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   computeDigestResponse,
@@ -6,6 +6,7 @@ import {
   type DigestAlgorithm,
   type DigestOptions,
   DigestParseError,
+  HmacSha256,
   NonceCountTracker,
   parseDigestCredentials,
 } from '../../../server/src/auth/digest.ts';
@@ -217,10 +218,18 @@ describe('challenges (RFC 3261 §22.1, RFC 7616 §3.3, RFC 8760 §2.3)', () => {
     expect(values[0]).toMatch(/^Digest realm="sotto\.example", nonce="[^"]+", opaque="[^"]+", algorithm=SHA-256, qop="auth"$/);
   });
 
-  it('orders configured algorithms by preference, whatever order they are given in', () => {
-    const { auth } = setup({ algorithms: ['MD5', 'SHA-512-256', 'SHA-256'] });
-    expect(auth.algorithms).toEqual(['SHA-256', 'SHA-512-256', 'MD5']);
-    expect(auth.challenges(T0).map((v) => parseDigestCredentials(v)!.get('algorithm'))).toEqual(['SHA-256', 'SHA-512-256', 'MD5']);
+  it('emits one challenge per configured algorithm in the configured order (RFC 8760 §2.4: the UA takes the first it supports)', () => {
+    const { auth } = setup({ algorithms: ['MD5', 'SHA-512-256', 'SHA-256', 'MD5'] });
+    expect(auth.algorithms).toEqual(['MD5', 'SHA-512-256', 'SHA-256']);
+    expect(auth.challenges(T0).map((v) => parseDigestCredentials(v)!.get('algorithm'))).toEqual(['MD5', 'SHA-512-256', 'SHA-256']);
+    expect(setup().auth.algorithms).toEqual(['SHA-256', 'MD5']);
+  });
+
+  it('accepts a digest-uri the configured matcher accepts, and refuses others', () => {
+    const { auth, verify } = setup({ uriMatch: (d: string) => d === 'sip:proxy.example.org' });
+    const challenge = challengeFor(auth.challenges(T0), 'MD5');
+    expect(verify([answer({ challenge, digestUri: 'sip:proxy.example.org' })]).kind).toBe('ok');
+    expect(verify([answer({ challenge, digestUri: 'sip:other.example.org', nc: '00000002' })])).toEqual({ kind: 'failed', reason: 'uri-mismatch' });
   });
 
   it('every challenge carries a fresh nonce', () => {
@@ -567,5 +576,30 @@ describe('parseDigestCredentials (RFC 3261 §25.1, RFC 7616 §3.4)', () => {
   it('caps the number of parameters', () => {
     const many = Array.from({ length: 40 }, (_, k) => `p${k}=v`).join(', ');
     expect(() => parseDigestCredentials(`Digest ${many}`)).toThrow(DigestParseError);
+  });
+});
+
+describe('HmacSha256 (RFC 2104 on one-shot hashes)', () => {
+  it('equals node:crypto HMAC-SHA-256', () => {
+    for (const keyLength of [0, 1, 32, 63, 64]) {
+      const key = randomBytes(keyLength);
+      const mac = new HmacSha256(key, 10);
+      for (let k = 0; k < 20; k++) {
+        const m = randomBytes(10);
+        expect(mac.digest(m).equals(createHmac('sha256', key).update(m).digest())).toBe(true);
+      }
+    }
+  });
+
+  it('RFC 4231 test case 2 ("Jefe")', () => {
+    const m = Buffer.from('what do ya want for nothing?');
+    expect(new HmacSha256(Buffer.from('Jefe'), m.length).digest(m).toString('hex')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    );
+  });
+
+  it('refuses keys over one block and other message lengths', () => {
+    expect(() => new HmacSha256(Buffer.alloc(65), 10)).toThrow(RangeError);
+    expect(() => new HmacSha256(Buffer.alloc(32), 10).digest(Buffer.alloc(9))).toThrow(RangeError);
   });
 });
