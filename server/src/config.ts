@@ -55,6 +55,12 @@ const schema = z.strictObject({
   }),
   auth: z.strictObject({
     nonceTtl: z.number().int().positive(),
+    /**
+     * Digest algorithms offered, one challenge each, in this order (RFC 8760 §2.4: a UA uses the
+     * first it supports). Some UAs read only the first challenge (sipp 3.6.1, older desk phones
+     * want MD5): put MD5 first, or alone, for them.
+     */
+    algorithms: z.array(z.enum(['SHA-256', 'SHA-512-256', 'MD5'])).min(1),
   }),
   security: z.strictObject({
     /** Requests per second allowed from one source address, with a burst allowance. */
@@ -96,7 +102,7 @@ export const DEFAULTS: Config = {
   },
   tls: { cert: 'var/tls/localhost.crt', key: 'var/tls/localhost.key' },
   registrar: { minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxContactsPerAor: 10 },
-  auth: { nonceTtl: 300 },
+  auth: { nonceTtl: 300, algorithms: ['SHA-256', 'MD5'] },
   security: {
     rateLimit: { perSecond: 200, burst: 400 },
     ban: { failures: 10, windowSeconds: 60, banSeconds: 300, exemptLoopback: false },

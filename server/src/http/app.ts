@@ -1,0 +1,32 @@
+/**
+ * The HTTP side: fastify with encapsulated plugins. `buildApp()` returns the instance without
+ * listening, so tests use `app.inject()`; main.ts decides where it listens.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Logger } from '../logger.ts';
+import { healthPlugin, type HealthSource } from './health.ts';
+
+export interface AppOptions {
+  logger: Logger;
+  health: HealthSource;
+  https?: { cert: Buffer; key: Buffer };
+  /** Largest accepted request body; the admin API takes small JSON only. */
+  bodyLimit?: number;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const base: FastifyServerOptions = {
+    loggerInstance: opts.logger.child({ part: 'http' }),
+    bodyLimit: opts.bodyLimit ?? 64 * 1024,
+    // Clients' addresses are personal data: keep them out of request ids and logs.
+    genReqId: (() => {
+      let n = 0;
+      return () => `r${(++n).toString(36)}`;
+    })(),
+  };
+  const app = (
+    opts.https ? Fastify({ ...base, https: { cert: opts.https.cert, key: opts.https.key } } as FastifyServerOptions) : Fastify(base)
+  ) as FastifyInstance;
+  await app.register(healthPlugin, { source: opts.health });
+  return app;
+}

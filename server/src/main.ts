@@ -1,0 +1,94 @@
+/**
+ * Composition root: config → logger → user store → SIP server → HTTP(S) with WS/WSS. Nothing
+ * else starts listeners.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { SottoError } from './errors.ts';
+import { buildApp } from './http/app.ts';
+import { createLogger, setIdentityLogging, type Logger } from './logger.ts';
+import { SipServer } from './sip-server.ts';
+import { openUserStore } from './store/open.ts';
+
+export interface RunningServer {
+  sip: SipServer;
+  app: FastifyInstance | undefined;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Start everything the configuration enables; resolves when every listener is up. */
+export async function createServer(cfg: Config, logger?: Logger): Promise<RunningServer> {
+  const log = logger ?? createLogger({ level: cfg.log.level, identities: cfg.log.identities });
+  setIdentityLogging(cfg.log.identities);
+  const store = openUserStore(cfg);
+  const sip = new SipServer({ config: cfg, logger: log, users: store.users });
+  let app: FastifyInstance | undefined;
+  let plain: HttpServer | undefined;
+  try {
+    await sip.listen();
+    const health = {
+      listeners: () => Object.fromEntries(sip.transport.listening.map((l) => [`${l.transport}:${l.port}`, true])),
+      metrics: () => ({ ...sip.metrics(), sotto_process_resident_bytes: process.memoryUsage.rss() }),
+    };
+    if (cfg.http.https.enabled) {
+      const tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
+      app = await buildApp({ logger: log, health, https: tls });
+      await app.listen({ host: cfg.http.listen, port: cfg.http.https.port });
+      const addr = app.server.address();
+      sip.attachWebSocket(app.server as unknown as HttpServer, 'wss', typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);
+    }
+    if (cfg.http.http.enabled) {
+      // Plain HTTP carries only SIP over WS (for a local reverse proxy or tests); pages need HTTPS.
+      plain = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'Content-Type': 'text/plain', Connection: 'close' }).end('Use HTTPS, or a WebSocket with the "sip" subprotocol.\n');
+      });
+      const srv = plain;
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(cfg.http.http.port, cfg.http.listen, () => resolve());
+      });
+      const addr = plain.address();
+      sip.attachWebSocket(plain, 'ws', typeof addr === 'object' && addr ? addr.port : cfg.http.http.port);
+    }
+  } catch (err) {
+    await sip.close();
+    await app?.close();
+    plain?.close();
+    store.close();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')
+      throw new SottoError('SOTTO_ERR_LISTEN', `cannot listen: ${e.message} (another server on that port? change it in the config)`);
+    if (e.code === 'ENOENT') throw new SottoError('SOTTO_ERR_TLS_FILES', `${e.message}: run 'npm run setup' to create a localhost certificate, or set tls.cert/tls.key`);
+    throw err;
+  }
+  return {
+    sip,
+    app,
+    logger: log,
+    async close() {
+      await Promise.all([sip.close(), app?.close(), new Promise<void>((r) => (plain ? plain.close(() => r()) : r()))]);
+      store.close();
+    },
+  };
+}
+
+/** `sotto start`: run until SIGINT/SIGTERM. */
+export async function startServer(cfg: Config): Promise<void> {
+  const server = await createServer(cfg);
+  const listening = server.sip.transport.listening.map((l) => `${l.transport} ${l.host}:${l.port}`).join(', ');
+  server.logger.info({ domain: cfg.domain, listening }, 'Sotto is running');
+  process.stderr.write(`Sotto is serving ${cfg.domain}: ${listening}\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.logger.info({ signal }, 'stopping');
+    void server.close().then(() => process.exit(0));
+    setTimeout(() => process.exit(1), 5000).unref();
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}

@@ -1,0 +1,523 @@
+/**
+ * The stateful proxy (RFC 3261 §16): request validation (§16.3), route preprocessing (§16.4),
+ * target determination from the location service (§16.5), parallel forking with Record-Route
+ * (§16.6), response context and best-response choice (§16.7), CANCEL (§16.10) and the
+ * stateless forwarding of ACK for 2xx and of stray responses (§16.11, §16.7 "no match").
+ *
+ * It sits above the transaction layer as its transaction user and never touches a socket.
+ */
+import type { Logger } from '../logger.ts';
+import {
+  cloneMessage,
+  getHeader,
+  getHeaderValues,
+  getHeaderLines,
+  prependHeader,
+  removeHeader,
+  setHeader,
+  type Peer,
+  type SipMessage,
+  type SipRequest,
+  type SipResponse,
+  type TransportName,
+} from '../sip/message.ts';
+import { formatVia, getTag, parseCSeq, parseNameAddr, parseVia } from '../sip/header-values.ts';
+import { createResponse, randomToken } from '../sip/response.ts';
+import { parseUri, type SipUri } from '../sip/uri.ts';
+import type { Binding, LocationStore } from '../registrar/location-store.ts';
+import type { FlowTokens } from './flow-token.ts';
+import { locateStatic, type Locator } from './locator.ts';
+
+/** A server transaction as the proxy sees it. */
+export interface IncomingRequest {
+  readonly request: SipRequest;
+  readonly source: Peer;
+  respond(res: SipResponse): void;
+}
+
+export interface BranchEvents {
+  response(res: SipResponse): void;
+  /** Timer B/F fired: the branch behaves as if it received 408 (§16.7 step 1 / §16.8). */
+  timeout(): void;
+  /** The transport could not send: treated as 503 (§16.9). */
+  transportError(): void;
+}
+
+/** What the proxy needs from the transaction and transport layers. */
+export interface TransactionPort {
+  /** Start a client transaction. The request already carries the proxy's Via. */
+  sendRequest(req: SipRequest, dest: Peer, events: BranchEvents): void;
+  /** Send without a transaction (ACK for 2xx, stray responses). */
+  sendStateless(msg: SipMessage, dest: Peer): boolean;
+  /** The address the proxy puts in Via/Record-Route for a transport; undefined if it has none. */
+  local(transport: TransportName): { host: string; port: number } | undefined;
+}
+
+export type CallerCheck =
+  | { ok: true; user?: string }
+  | { ok: false; response: SipResponse };
+
+export interface ProxyOptions {
+  logger: Logger;
+  port: TransactionPort;
+  location: LocationStore;
+  flowTokens: FlowTokens;
+  locator: Locator;
+  /** Are this host (a name, IPv4 or bracketed IPv6) and port this proxy? (§16.4) */
+  isMyself(host: string, port: number | undefined): boolean;
+  /** Is this host one of the domains the proxy is responsible for? (§16.5) */
+  isLocalDomain(host: string): boolean;
+  userExists(user: string): boolean;
+  /** Digest check of the caller (407 challenge on failure); called only when policy requires it. */
+  authenticate(req: SipRequest, source: Peer): CallerCheck;
+  /** Timer C (§16.8), ms. */
+  timerC?: number;
+}
+
+/** Methods that create dialogs and so get Record-Route (§16.6 step 4; RFC 6665 for SUBSCRIBE). */
+const DIALOG_CREATING = new Set(['INVITE', 'SUBSCRIBE', 'REFER', 'NOTIFY']);
+
+interface Branch {
+  request: SipRequest;
+  dest: Peer;
+  final?: SipResponse;
+  provisional: boolean;
+  cancelled: boolean;
+  timerC?: NodeJS.Timeout;
+}
+
+/** The response context of one proxied request (§16.7). */
+class ResponseContext {
+  readonly branches: Branch[] = [];
+  finalSent = false;
+  readonly stx: IncomingRequest;
+  constructor(stx: IncomingRequest) {
+    this.stx = stx;
+  }
+}
+
+export class ProxyCore {
+  readonly #o: ProxyOptions;
+  readonly #log: Logger;
+  /** Live INVITE contexts by the upstream transaction's request, for CANCEL (§16.10). */
+  readonly #contexts = new WeakMap<SipRequest, ResponseContext>();
+  #active = 0;
+
+  constructor(opts: ProxyOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ part: 'proxy' });
+  }
+
+  /** Response contexts not yet finished: for metrics and leak tests. */
+  get activeContexts(): number {
+    return this.#active;
+  }
+
+  /** A new request that the registrar or the core did not answer. */
+  handleRequest(stx: IncomingRequest): void {
+    const req = stx.request;
+    const respond = (status: number, reason?: string, headers?: { name: string; value: string }[]) =>
+      stx.respond(createResponse(req, status, { ...(reason ? { reason } : {}), ...(headers ? { headers } : {}) }));
+
+    // §16.3 step 3: Max-Forwards.
+    const mf = getHeader(req, 'Max-Forwards');
+    if (mf !== undefined && Number(mf) === 0) return respond(483);
+    // §16.3 step 4 / RFC 5393: a request that already went through us unchanged is a loop.
+    const loopHash = this.#loopHash(req);
+    if (this.#isLoop(req, loopHash)) return respond(482);
+    // §16.3 step 5: we support no option tags that a proxy must understand.
+    const proxyRequire = getHeaderValues(req, 'Proxy-Require');
+    if (proxyRequire.length) return respond(420, undefined, [{ name: 'Unsupported', value: proxyRequire.join(', ') }]);
+
+    const routed = this.#preprocessRoutes(req);
+    const inDialog = getTag(getHeader(req, 'To') ?? '') !== undefined;
+
+    let targets: { uri: string; dest?: Peer; binding?: Binding }[];
+    let ruri: SipUri;
+    try {
+      ruri = parseUri(req.uri);
+    } catch {
+      return respond(416);
+    }
+    const nextRoute = getHeaderValues(req, 'Route')[0];
+
+    if (nextRoute !== undefined || routed.flow) {
+      // Loose routing (§16.4/§16.6 step 6) or a dialog request whose flow we recorded: the
+      // route set is the dialog's, fixed at its creation; an initial request with a preloaded
+      // Route to elsewhere is a relay attempt and must come from an authenticated local user.
+      if (!inDialog && !routed.ours) {
+        const check = this.#authorizeRelay(req, stx.source);
+        if (!check.ok) return stx.respond(check.response);
+      }
+      targets = [{ uri: req.uri, ...(routed.flow ? { dest: routed.flow } : {}) }];
+    } else if (this.#o.isMyself(ruri.host, ruri.port)) {
+      // §16.5: a request for one of our users goes to every registered contact.
+      if (!inDialog) {
+        const check = this.#authorizeLocalCall(req, stx.source);
+        if (!check.ok) return stx.respond(check.response);
+      }
+      const user = ruri.user;
+      if (!user) return respond(404);
+      const bindings = this.#o.location.lookup(user);
+      if (bindings.length === 0) return respond(this.#o.userExists(user) ? 480 : 404);
+      targets = bindings.map((b) => ({ uri: b.contact, binding: b, ...(b.flow ? { dest: b.flow } : {}) }));
+    } else {
+      // Another domain, or a Contact address in a dialog: forward to the Request-URI.
+      if (!inDialog) {
+        const check = this.#authorizeRelay(req, stx.source);
+        if (!check.ok) return stx.respond(check.response);
+      }
+      targets = [{ uri: req.uri }];
+    }
+
+    // Credentials for our realm stop here (§22.3): they are of no use downstream.
+    removeHeader(req, 'Proxy-Authorization');
+
+    const ctx = new ResponseContext(stx);
+    if (req.method === 'INVITE') this.#contexts.set(req, ctx);
+    this.#active++;
+    for (const t of targets) this.#fork(ctx, t.uri, t.binding, t.dest, inDialog, loopHash);
+    // Branches may all have failed synchronously (no route to any of them).
+    this.#maybeFinish(ctx);
+  }
+
+  /** §16.10: CANCEL for a pending INVITE; `invite` is the matching server transaction if any. */
+  handleCancel(cancel: IncomingRequest, invite: IncomingRequest | undefined): void {
+    const ctx = invite ? this.#contexts.get(invite.request) : undefined;
+    if (!ctx) {
+      cancel.respond(createResponse(cancel.request, 481));
+      return;
+    }
+    cancel.respond(createResponse(cancel.request, 200));
+    for (const b of ctx.branches) this.#cancelBranch(b);
+  }
+
+  /** ACK for a 2xx travels end to end outside any transaction (§13.2.2.4, §16.11). */
+  handleAck(ack: SipRequest): void {
+    const mf = Number(getHeader(ack, 'Max-Forwards') ?? 70);
+    if (!(mf > 0)) return;
+    const routed = this.#preprocessRoutes(ack);
+    const fwd = cloneMessage(ack);
+    setHeader(fwd, 'Max-Forwards', String(mf - 1));
+    removeHeader(fwd, 'Proxy-Authorization');
+    void this.#resolve(fwd, routed.flow).then((dest) => {
+      if (!dest) return;
+      this.#pushVia(fwd, dest.transport, `z9hG4bK${randomToken(8)}`);
+      this.#o.port.sendStateless(fwd, dest);
+    });
+  }
+
+  /**
+   * A response that matches no client transaction. RFC 6026 §8.4 replaced RFC 3261's stateless
+   * forwarding of such responses: 2xx retransmissions now reach the proxy through the INVITE
+   * client transaction's Accepted state, and a stray response is dropped (which also stops the
+   * proxy from reflecting forged responses at third parties).
+   */
+  handleStrayResponse(res: SipResponse): void {
+    this.#log.debug({ status: res.status }, 'stray response dropped');
+  }
+
+  // --- forwarding -----------------------------------------------------------
+
+  #fork(ctx: ResponseContext, targetUri: string, binding: Binding | undefined, flow: Peer | undefined, inDialog: boolean, loopHash: string): void {
+    const req = ctx.stx.request;
+    const fwd = cloneMessage(req);
+    // §16.6 step 2-3: Request-URI and Max-Forwards.
+    fwd.uri = targetUri;
+    const mf = getHeader(req, 'Max-Forwards');
+    setHeader(fwd, 'Max-Forwards', String(mf === undefined ? 70 : Number(mf) - 1));
+    // RFC 3327 §5.3: the registered Path becomes the route toward the contact.
+    if (binding?.path.length) {
+      for (const p of [...binding.path].reverse()) prependHeader(fwd, 'Route', p);
+    }
+    const branch: Branch = { request: fwd, dest: { transport: 'udp', address: '', port: 0 }, provisional: false, cancelled: false };
+    ctx.branches.push(branch);
+    void this.#resolve(fwd, flow).then(
+      (dest) => {
+        if (!dest) {
+          branch.final = createResponse(req, binding ? 480 : 404, { reason: binding ? 'Temporarily Unavailable (flow gone)' : 'Not Found (no route)' });
+          this.#maybeFinish(ctx);
+          return;
+        }
+        branch.dest = dest;
+        // §16.6 step 4: Record-Route on dialog-creating requests, two entries when the transport
+        // changes (or when a side needs a flow token) so each side sees an address it can reach.
+        if (!inDialog && DIALOG_CREATING.has(req.method)) this.#recordRoute(fwd, ctx.stx.source, dest, req, binding?.flow ? dest : undefined);
+        // §16.6 step 8: our Via, with a branch unique to this client transaction that carries
+        // the loop hash (§16.3 step 4): the same request coming back through us is a loop, a
+        // spiral (changed Request-URI) is not.
+        this.#pushVia(fwd, dest.transport, `z9hG4bK${loopHash}.${randomToken(6)}`);
+        this.#o.port.sendRequest(fwd, dest, {
+          response: (res) => this.#onResponse(ctx, branch, res),
+          timeout: () => this.#onBranchFailure(ctx, branch, 408),
+          transportError: () => this.#onBranchFailure(ctx, branch, 503),
+        });
+        if (req.method === 'INVITE' && this.#o.timerC !== 0) {
+          // §16.8 Timer C: an INVITE branch that rings forever is cancelled.
+          branch.timerC = setTimeout(() => {
+            if (branch.final) return;
+            if (branch.provisional) this.#cancelBranch(branch);
+            else this.#onBranchFailure(ctx, branch, 408);
+          }, this.#o.timerC ?? 180_000);
+          branch.timerC.unref();
+        }
+      },
+      (err: unknown) => {
+        this.#log.warn({ err }, 'next-hop resolution failed');
+        branch.final = createResponse(req, 503);
+        this.#maybeFinish(ctx);
+      },
+    );
+  }
+
+  /** Where a forwarded request goes: a recorded flow, the top Route, or the Request-URI (§16.6 step 7, RFC 3263). */
+  async #resolve(fwd: SipRequest, flow: Peer | undefined): Promise<Peer | undefined> {
+    const route = getHeaderValues(fwd, 'Route')[0];
+    if (route === undefined && flow) return flow;
+    let uri: SipUri;
+    try {
+      uri = parseUri(route !== undefined ? parseNameAddr(route).uri : fwd.uri);
+    } catch {
+      return undefined;
+    }
+    // A strict router (no lr) as next hop would need the URI swap of §16.6 step 6; loose routing is assumed.
+    const s = locateStatic(uri);
+    if (s) return s;
+    const t = uri.params.get('transport')?.toLowerCase();
+    if (t === 'ws' || t === 'wss') return undefined; // a browser is reachable only over its flow
+    const found = await this.#o.locator.locate(uri);
+    return found[0];
+  }
+
+  #recordRoute(fwd: SipRequest, source: Peer, dest: Peer, orig: SipRequest, destFlow: Peer | undefined): void {
+    const inLocal = this.#o.port.local(source.transport);
+    const outLocal = this.#o.port.local(dest.transport);
+    if (!inLocal || !outLocal) return;
+    // A UA's own first hop is us when the request has a single Via: record its flow so requests
+    // later in the dialog reach it even behind NAT or over a WebSocket (RFC 5626 §5.3).
+    const inToken = getHeaderValues(orig, 'Via').length === 1 ? this.#o.flowTokens.encode(source) : undefined;
+    const outToken = destFlow ? this.#o.flowTokens.encode(destFlow) : undefined;
+    const rr = (local: { host: string; port: number }, t: TransportName, token: string | undefined) =>
+      `<sip:${token ? `${token}@` : ''}${formatHost(local.host)}:${local.port};transport=${t};lr>`;
+    if (source.transport === dest.transport && !inToken && !outToken) {
+      prependHeader(fwd, 'Record-Route', rr(outLocal, dest.transport, undefined));
+      return;
+    }
+    // Double Record-Route (RFC 5658): the entry nearer the callee is on top.
+    prependHeader(fwd, 'Record-Route', rr(inLocal, source.transport, inToken));
+    prependHeader(fwd, 'Record-Route', rr(outLocal, dest.transport, outToken));
+  }
+
+  #pushVia(msg: SipRequest, transport: TransportName, branch: string): void {
+    const local = this.#o.port.local(transport) ?? { host: '127.0.0.1', port: 5060 };
+    prependHeader(msg, 'Via', `SIP/2.0/${transport.toUpperCase()} ${formatHost(local.host)}:${local.port};branch=${branch}`);
+  }
+
+  /** Hash of the fields that identify a request for loop detection (RFC 3261 §16.6 step 8). */
+  #loopHash(req: SipRequest): string {
+    let h = 0x811c9dc5;
+    const feed = (s: string | undefined) => {
+      if (s === undefined) return;
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+      h = Math.imul(h ^ 0x7c, 0x01000193);
+    };
+    feed(req.uri);
+    feed(getHeader(req, 'Call-ID'));
+    feed(getHeader(req, 'From'));
+    feed(getHeader(req, 'To'));
+    feed(getHeader(req, 'CSeq')?.split(/\s+/)[0]);
+    for (const r of getHeaderLines(req, 'Route')) feed(r);
+    for (const r of getHeaderLines(req, 'Proxy-Require')) feed(r);
+    return (h >>> 0).toString(36);
+  }
+
+  #isLoop(req: SipRequest, hash: string): boolean {
+    const vias = getHeaderValues(req, 'Via');
+    if (vias.length < 2) return false;
+    for (const v of vias.slice(1)) {
+      let via;
+      try {
+        via = parseVia(v);
+      } catch {
+        continue;
+      }
+      const branch = via.params.get('branch');
+      if (branch && branch.startsWith(`z9hG4bK${hash}.`) && this.#isOurVia(via)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * §16.4: remove the Route entries that name us (two with double Record-Route). The flow token
+   * in the last one we remove names the flow toward the next hop.
+   */
+  #preprocessRoutes(req: SipRequest): { ours: boolean; flow?: Peer } {
+    let ours = false;
+    let flow: Peer | undefined;
+    for (;;) {
+      const routes = getHeaderValues(req, 'Route');
+      const first = routes[0];
+      if (first === undefined) break;
+      let uri: SipUri;
+      try {
+        uri = parseUri(parseNameAddr(first).uri);
+      } catch {
+        break;
+      }
+      if (!this.#o.isMyself(uri.host, uri.port)) break;
+      ours = true;
+      setRoutes(req, routes.slice(1));
+      flow = uri.user ? this.#o.flowTokens.decode(uri.user) : undefined;
+    }
+    return { ours, ...(flow ? { flow } : {}) };
+  }
+
+  // --- policy -----------------------------------------------------------------
+
+  /** Out-of-dialog requests to local users: local callers must authenticate; others arrive as who they say. */
+  #authorizeLocalCall(req: SipRequest, source: Peer): CallerCheck {
+    if (req.method === 'ACK' || req.method === 'CANCEL') return { ok: true };
+    if (!this.#fromIsLocal(req)) return { ok: true };
+    return this.#o.authenticate(req, source);
+  }
+
+  /** A request for another domain: only authenticated local users may send one (no open relay). */
+  #authorizeRelay(req: SipRequest, source: Peer): CallerCheck {
+    if (req.method === 'ACK') return { ok: true };
+    if (!this.#fromIsLocal(req)) return { ok: false, response: createResponse(req, 403, { reason: 'Forbidden (relaying denied)' }) };
+    return this.#o.authenticate(req, source);
+  }
+
+  #fromIsLocal(req: SipRequest): boolean {
+    try {
+      return this.#o.isLocalDomain(parseUri(parseNameAddr(getHeader(req, 'From') ?? '').uri).host);
+    } catch {
+      return false;
+    }
+  }
+
+  #isOurVia(via: ReturnType<typeof parseVia>): boolean {
+    return this.#o.isMyself(via.host, via.port);
+  }
+
+  // --- responses (§16.7) ---------------------------------------------------
+
+  #onResponse(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    // Step 3: remove our Via.
+    const fwd = cloneMessage(res);
+    popTopVia(fwd);
+    if (res.status < 200) {
+      branch.provisional = true;
+      if (branch.cancelled) this.#sendCancel(branch);
+      // Step 5: 101-199 are forwarded at once; 100 is hop by hop.
+      if (res.status > 100 && !ctx.finalSent) ctx.stx.respond(fwd);
+      return;
+    }
+    if (res.status < 300) {
+      // 2xx to INVITE: forward every one (each is a different dialog, §16.7 step 5) and cancel the rest.
+      if (!branch.final) branch.final = fwd;
+      this.#clearTimerC(branch);
+      if (!ctx.finalSent) {
+        ctx.finalSent = true;
+        this.#done(ctx);
+      }
+      ctx.stx.respond(fwd);
+      for (const b of ctx.branches) if (b !== branch) this.#cancelBranch(b);
+      return;
+    }
+    if (branch.final) return;
+    branch.final = fwd;
+    this.#clearTimerC(branch);
+    // A 6xx ends the search: cancel the other branches (§16.7 step 5).
+    if (res.status >= 600) for (const b of ctx.branches) if (b !== branch) this.#cancelBranch(b);
+    this.#maybeFinish(ctx);
+  }
+
+  #onBranchFailure(ctx: ResponseContext, branch: Branch, status: 408 | 503): void {
+    if (branch.final) return;
+    this.#clearTimerC(branch);
+    branch.final = createResponse(ctx.stx.request, status);
+    this.#maybeFinish(ctx);
+  }
+
+  /** Step 6: when every branch has a final response, send the best one upstream. */
+  #maybeFinish(ctx: ResponseContext): void {
+    if (ctx.finalSent) return;
+    if (ctx.branches.some((b) => !b.final)) return;
+    ctx.finalSent = true;
+    this.#done(ctx);
+    const finals = ctx.branches.map((b) => b.final!);
+    if (finals.length === 0) {
+      ctx.stx.respond(createResponse(ctx.stx.request, 480));
+      return;
+    }
+    const rank = (s: number) => (s >= 600 ? 0 : s);
+    let best = finals[0]!;
+    for (const f of finals) if (rank(f.status) < rank(best.status)) best = f;
+    // §16.7 step 6: 401/407 challenges from every branch are collected into the chosen one.
+    if (best.status === 401 || best.status === 407) {
+      const out = cloneMessage(best);
+      for (const f of finals) {
+        if (f === best) continue;
+        for (const name of ['WWW-Authenticate', 'Proxy-Authenticate']) for (const v of getHeaderLines(f, name)) out.headers.push({ name, value: v });
+      }
+      best = out;
+    }
+    // A 503 means this proxy could not find a route; upstream would retry elsewhere wrongly.
+    if (best.status === 503) best = { ...cloneMessage(best), status: 500, reason: 'Server Internal Error' };
+    ctx.stx.respond(best);
+  }
+
+  #done(ctx: ResponseContext): void {
+    this.#active--;
+    this.#contexts.delete(ctx.stx.request);
+  }
+
+  #cancelBranch(b: Branch): void {
+    if (b.final || b.cancelled || b.request.method !== 'INVITE') return;
+    b.cancelled = true;
+    // §9.1: no CANCEL before a provisional response; it is sent when one arrives.
+    if (b.provisional) this.#sendCancel(b);
+  }
+
+  /** §9.1: CANCEL mirrors the INVITE's Request-URI, Call-ID, From, To, CSeq number, Via and Route. */
+  #sendCancel(b: Branch): void {
+    const inv = b.request;
+    const headers = inv.headers.filter((h) => ['via', 'from', 'to', 'call-id', 'route', 'max-forwards'].includes(h.name.toLowerCase()));
+    const topVia = headers.findIndex((h) => h.name === 'Via');
+    const cleaned = headers.filter((h, i) => h.name !== 'Via' || i === topVia);
+    const cseq = parseCSeq(getHeader(inv, 'CSeq')!);
+    const viaField = cleaned[topVia];
+    if (viaField) viaField.value = formatVia(parseVia(getHeaderValues(inv, 'Via')[0]!));
+    const cancel: SipRequest = {
+      kind: 'request',
+      method: 'CANCEL',
+      uri: inv.uri,
+      headers: [...cleaned.map((h) => ({ ...h })), { name: 'CSeq', value: `${cseq.seq} CANCEL` }],
+      body: Buffer.alloc(0),
+    };
+    this.#o.port.sendRequest(cancel, b.dest, { response: () => {}, timeout: () => {}, transportError: () => {} });
+  }
+
+  #clearTimerC(b: Branch): void {
+    if (b.timerC) clearTimeout(b.timerC);
+  }
+}
+
+function setRoutes(req: SipRequest, routes: string[]): void {
+  removeHeader(req, 'Route');
+  for (const r of routes) req.headers.push({ name: 'Route', value: r });
+}
+
+/** Remove the first Via value (which may share a field line with others). */
+function popTopVia(msg: SipMessage): void {
+  const vias = getHeaderValues(msg, 'Via');
+  const i = msg.headers.findIndex((h) => h.name === 'Via');
+  removeHeader(msg, 'Via');
+  const rest = vias.slice(1).map((value) => ({ name: 'Via', value }));
+  msg.headers.splice(i < 0 ? 0 : i, 0, ...rest);
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}

@@ -1,0 +1,122 @@
+/**
+ * The location service (RFC 3261 §10.3): bindings from an address-of-record to contacts, in
+ * memory, with expiry. Kept in memory only, like Kamailio's usrloc without a database: a restart
+ * asks phones to register again, and nothing about who was reachable where is written to disk.
+ */
+import type { Peer } from '../sip/message.ts';
+
+export interface Binding {
+  /** Address-of-record key: the local user name (every local domain name means the same accounts). */
+  readonly aor: string;
+  /** The Contact URI as registered (no angle brackets, no header parameters). */
+  contact: string;
+  /** Comparison key for the contact: instance/reg-id when outbound is used, else the normalized URI. */
+  readonly key: string;
+  q: number;
+  /** Absolute expiry, ms since the epoch. */
+  expiresAt: number;
+  callId: string;
+  cseq: number;
+  /** RFC 5626: +sip.instance and reg-id when the UA uses outbound. */
+  instanceId?: string;
+  regId?: number;
+  /** RFC 3327 Path values, in order, to become Route headers toward the contact. */
+  path: string[];
+  /**
+   * Where the REGISTER came from: requests for this contact go back to this flow when the client
+   * is behind NAT, uses outbound, or registered over a connection (RFC 5626 §5.3, RFC 3581).
+   */
+  flow?: Peer;
+  /** Contact header parameters to return in the 200 (e.g. +sip.instance, reg-id), as raw text. */
+  contactParams: string;
+}
+
+export interface LocationStoreEvents {
+  /** A binding was removed for any reason (expired, unregistered, flow closed). */
+  removed?: (b: Binding) => void;
+}
+
+export class LocationStore {
+  readonly #byAor = new Map<string, Binding[]>();
+  #count = 0;
+
+  get size(): number {
+    return this.#count;
+  }
+
+  get aorCount(): number {
+    return this.#byAor.size;
+  }
+
+  /** Current (unexpired) bindings of an AOR, highest q first (§16.6, §10.2.1.2). */
+  lookup(aor: string, now = Date.now()): Binding[] {
+    const list = this.#byAor.get(aor);
+    if (!list) return [];
+    return list.filter((b) => b.expiresAt > now).sort((a, b) => b.q - a.q);
+  }
+
+  get(aor: string, key: string): Binding | undefined {
+    return this.#byAor.get(aor)?.find((b) => b.key === key);
+  }
+
+  /** All bindings of an AOR including expired-but-not-swept ones (for registrar checks). */
+  all(aor: string): readonly Binding[] {
+    return this.#byAor.get(aor) ?? [];
+  }
+
+  upsert(binding: Binding): void {
+    let list = this.#byAor.get(binding.aor);
+    if (!list) this.#byAor.set(binding.aor, (list = []));
+    const i = list.findIndex((b) => b.key === binding.key);
+    if (i >= 0) list[i] = binding;
+    else {
+      list.push(binding);
+      this.#count++;
+    }
+  }
+
+  remove(aor: string, key: string): boolean {
+    const list = this.#byAor.get(aor);
+    if (!list) return false;
+    const i = list.findIndex((b) => b.key === key);
+    if (i < 0) return false;
+    list.splice(i, 1);
+    this.#count--;
+    if (list.length === 0) this.#byAor.delete(aor);
+    return true;
+  }
+
+  removeAll(aor: string): number {
+    const list = this.#byAor.get(aor);
+    if (!list) return 0;
+    this.#byAor.delete(aor);
+    this.#count -= list.length;
+    return list.length;
+  }
+
+  /** Drop bindings whose flow was this connection: a browser's WebSocket is its only way in. */
+  removeFlow(connectionId: string, onlyWhen: (b: Binding) => boolean = () => true): number {
+    let n = 0;
+    for (const [aor, list] of this.#byAor) {
+      const keep = list.filter((b) => !(b.flow?.connectionId === connectionId && onlyWhen(b)));
+      n += list.length - keep.length;
+      if (keep.length === 0) this.#byAor.delete(aor);
+      else if (keep.length !== list.length) this.#byAor.set(aor, keep);
+    }
+    this.#count -= n;
+    return n;
+  }
+
+  /** Remove expired bindings; returns how many went. */
+  sweep(now = Date.now()): number {
+    let n = 0;
+    for (const [aor, list] of this.#byAor) {
+      const keep = list.filter((b) => b.expiresAt > now);
+      n += list.length - keep.length;
+      if (keep.length === 0) this.#byAor.delete(aor);
+      else if (keep.length !== list.length) this.#byAor.set(aor, keep);
+    }
+    this.#count -= n;
+    return n;
+  }
+}
