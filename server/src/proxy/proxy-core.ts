@@ -239,6 +239,12 @@ export class ProxyCore {
           this.#maybeFinish(ctx);
           return;
         }
+        // A contact or route that leads back to this proxy would only loop (§16.3 step 4).
+        if (this.#o.isMyself(dest.address, dest.port)) {
+          branch.final = createResponse(req, 482);
+          this.#maybeFinish(ctx);
+          return;
+        }
         branch.dest = dest;
         // §16.6 step 4: Record-Route on dialog-creating requests, two entries when the transport
         // changes (or when a side needs a flow token) so each side sees an address it can reach.
