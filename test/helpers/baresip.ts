@@ -1,8 +1,9 @@
 /**
  * Run baresip (Debian package, 1.0.0) as a real SIP user agent against a server on loopback.
  * Each instance gets its own config directory (config, accounts, contacts) in a temp dir, sends a
- * 440 Hz (or other) sine as its microphone, and records both directions of every call to WAV with
+ * sine (module ausine) as its microphone, and records both directions of every call to WAV with
  * the sndfile module. Commands (/dial, /hangup, ...) go to its UDP console (module cons).
+ * Every request goes through the server as outbound proxy, so the account's domain needs no DNS.
  * Tests run inside a private network namespace (scripts/test.sh), so baresip reaches nothing
  * but 127.0.0.1; dns_server points at loopback too.
  */
@@ -33,11 +34,11 @@ export interface BaresipOptions {
   /** Outbound proxy every request is sent through (loose route). */
   proxy: { host: string; port: number };
   transport: 'udp' | 'tcp';
-  /** SIP listen port (UDP and TCP). */
+  /** SIP listen port (UDP and TCP); baresip also takes the next port for SIP over TLS. */
   sipPort: number;
   /** RTP/RTCP port range, first..last (inclusive). */
   rtpPorts: [number, number];
-  /** UDP port of the command console (module cons). */
+  /** Port of the command console (module cons, listens on UDP and TCP). */
   consolePort: number;
   /** Answer incoming calls at once. */
   autoAnswer?: boolean;
@@ -68,8 +69,7 @@ export class Baresip {
     writeConfig(this.dir, this.recordDir, o);
     const args = ['-f', this.dir];
     if (o.sipTrace) args.push('-s');
-    // stdbuf: baresip prints through stdio, which a pipe would buffer until exit.
-    this.#child = spawn('stdbuf', ['-oL', '-eL', BARESIP, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
+    this.#child = spawn(BARESIP, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
     const onData = (d: Buffer): void => {
       this.#out += d.toString();
       for (const w of this.#waiters) w();
@@ -92,7 +92,13 @@ export class Baresip {
   /** Start baresip and wait until its console is listening. */
   static async start(o: BaresipOptions): Promise<Baresip> {
     const b = new Baresip(o);
-    await b.waitFor(/baresip is ready/, 10_000);
+    try {
+      await b.waitFor(/baresip is ready/, 10_000);
+    } catch (e) {
+      await b.stop();
+      b.cleanup();
+      throw e;
+    }
     return b;
   }
 
@@ -111,13 +117,16 @@ export class Baresip {
 
   /**
    * Wait until the output after character offset `from` matches `re`; resolves with the match.
-   * Rejects on timeout or exit, with the tail of the output.
+   * Rejects at once if it matches `failure` first, and on timeout or exit, with the output's tail.
    */
-  waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpMatchArray> {
+  waitFor(re: RegExp, timeoutMs: number, from = 0, failure?: RegExp): Promise<RegExpMatchArray> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const m = this.#out.slice(from).match(re);
+        const out = this.#out.slice(from);
+        const m = out.match(re);
         if (m) return done(() => resolve(m));
+        const f = failure && out.match(failure);
+        if (f) return done(() => reject(new Error(`${this.name}: "${f[0]}" while waiting for ${re}:\n${this.tail()}`)));
         if (!this.running) done(() => reject(new Error(`${this.name} exited while waiting for ${re}:\n${this.tail()}`)));
       };
       const timer = setTimeout(() => done(() => reject(new Error(`${this.name}: timed out after ${timeoutMs} ms waiting for ${re}:\n${this.tail()}`))), timeoutMs);
@@ -131,9 +140,12 @@ export class Baresip {
     });
   }
 
-  /** Wait for a 200 OK to this instance's REGISTER ("alice@localhost: {0/UDP/v4} 200 OK () [1 binding]"). */
+  /**
+   * Wait for a 200 OK to this instance's REGISTER ("alice@localhost: {0/UDP/v4} 200 OK () [1 binding]");
+   * fails at once on baresip's "reg: ...: Register: <error>" or a final failure response.
+   */
   waitRegistered(timeoutMs = 8000, from = 0): Promise<RegExpMatchArray> {
-    return this.waitFor(/\{\d+\/(?:UDP|TCP)\/v4\} 200 OK .*\[\d+ bindings?\]/, timeoutMs, from);
+    return this.waitFor(/\{\d+\/(?:UDP|TCP)\/v4\} 200 OK .*\[\d+ bindings?\]/, timeoutMs, from, /reg: .*Register: .*|\{\d+\/(?:UDP|TCP)\/v4\} [3-6]\d\d .*/);
   }
 
   tail(chars = 6000): string {
@@ -150,7 +162,10 @@ export class Baresip {
     }
   }
 
-  /** The WAV files sndfile wrote: "enc" is what this side sent, "dec" what it received. */
+  /**
+   * The WAV files sndfile wrote: "-enc" is what this side sent, "-dec" what it received. Files are
+   * named by the call's start time to the second, so calls must start at least a second apart.
+   */
   recordings(): { sent: string[]; received: string[] } {
     const files = readdirSync(this.recordDir).filter((f) => f.endsWith('.wav')).sort();
     return {
@@ -171,7 +186,13 @@ export class Baresip {
         /* already gone */
       }
       const t = setTimeout(() => {
-        if (this.running && this.#child.pid !== undefined) process.kill(this.#child.pid, 'SIGKILL');
+        if (this.running && this.#child.pid !== undefined) {
+          try {
+            process.kill(this.#child.pid, 'SIGKILL');
+          } catch {
+            /* exited meanwhile */
+          }
+        }
       }, graceMs);
       await this.#exited;
       clearTimeout(t);
