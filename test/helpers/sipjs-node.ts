@@ -28,7 +28,7 @@ export function testCa(): Buffer {
  * A browser-shaped WebSocket class (`new WebSocket(url, protocols)`, addEventListener,
  * binaryType) on `ws`, with TLS options Node's built-in WebSocket does not take.
  */
-export function webSocketClass(tls: ClientOptions): typeof WsWebSocket {
+export function webSocketClass(tls: ClientOptions): new (url: string | URL, protocols?: string | string[]) => WsWebSocket {
   return class NodeWebSocket extends WsWebSocket {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols, tls);
