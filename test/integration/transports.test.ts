@@ -128,8 +128,12 @@ describe('streams: TCP and TLS (RFC 3261 §18.3)', () => {
     expect(got).toMatch(/^INVITE sip:dave@127\.0\.0\.1:1;transport=tcp SIP\/2\.0/);
     // §18.2.1: the proxy's Via names TCP; the caller's keeps received/rport for the way back.
     expect(got).toMatch(new RegExp(`\\r\\nVia: SIP/2\\.0/TCP 127\\.0\\.0\\.1:${PORT};branch=z9hG4bK`));
-    // Two Record-Route entries with the flow tokens, nearest first.
-    expect(header(got, 'Record-Route')).toMatch(/transport=tcp;lr>$/);
+    // The transport changes (UDP to TCP): two Record-Route entries, the one facing dave on top,
+    // each carrying the flow token of its side (RFC 5658, RFC 5626 §5.3).
+    const rr = [...got.matchAll(/\r\nRecord-Route:\s*([^\r]*)/gi)].map((m) => m[1]);
+    expect(rr).toHaveLength(2);
+    expect(rr[0]).toMatch(/^<sip:[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=tcp;lr>$/);
+    expect(rr[1]).toMatch(/^<sip:[A-Za-z0-9_-]+@127\.0\.0\.1:\d+;transport=udp;lr>$/);
     alice.close();
     sock.destroy();
   });
