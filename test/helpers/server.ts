@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../server/src/config.ts';
+import { createLogger } from '../../server/src/logger.ts';
 import { createServer, type RunningServer } from '../../server/src/main.ts';
 import { openUserStore } from '../../server/src/store/open.ts';
 
@@ -17,6 +18,8 @@ export interface TestServerOptions {
   basePort: number;
   users?: Record<string, string>;
   overrides?: Record<string, unknown>;
+  /** Where pino writes (default: stdout at the SOTTO_TEST_LOG level, silent without it). */
+  logDestination?: { write(s: string): void };
 }
 
 export interface TestServer extends RunningServer {
@@ -45,7 +48,7 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
   const store = openUserStore(config);
   for (const [u, p] of Object.entries(o.users ?? {})) store.users.addUser(u, p);
   store.close();
-  const logger = pino({ level: config.log.level });
+  const logger = o.logDestination ? createLogger({ level: config.log.level, identities: config.log.identities, destination: o.logDestination }) : pino({ level: config.log.level });
   const server = await createServer(config, logger);
   return {
     ...server,
