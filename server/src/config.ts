@@ -57,8 +57,7 @@ const schema = z.strictObject({
     nonceTtl: z.number().int().positive(),
     /**
      * Digest algorithms offered, one challenge each, in this order (RFC 8760 §2.4: a UA uses the
-     * first it supports). Some UAs read only the first challenge (sipp 3.6.1, older desk phones
-     * want MD5): put MD5 first, or alone, for them.
+     * first it supports). Not every UA does; see deploy/sotto.example.yaml for the ones measured.
      */
     algorithms: z.array(z.enum(['SHA-256', 'SHA-512-256', 'MD5'])).min(1),
   }),

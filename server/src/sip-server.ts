@@ -72,6 +72,8 @@ export class SipServer {
         },
       },
       idleTimeoutMs: cfg.sip.idleTimeout * 1000,
+      // A registered client's connection is its only way in (RFC 5626 §5.3): never idle it out.
+      keepConnection: (id) => this.location.hasFlow(id),
     });
     this.names = new LocalNames([cfg.domain, ...cfg.aliases], [cfg.sip.listen, cfg.http.listen, ...(cfg.sip.advertise ? [cfg.sip.advertise] : [])]);
     const digest = new DigestAuthenticator({

@@ -257,14 +257,10 @@ describe.skipIf(!HAVE_NETNS)('a registered browser that stays quiet', () => {
     await idleServer?.stop();
   });
 
-  // BUG (server): config.ts documents sip.idleTimeout as closing connections idle this long
-  // "with no registration bound to them", but TransportLayer#sweepIdle closes every connection
-  // whose last *inbound* byte is older than idleTimeout, registered or not; the close then
-  // removes the binding (SipServer's connectionClosed handler). With the defaults (idleTimeout
-  // 300 s; sip.js re-registers after ~594 s of its 600 s and sends no keep-alives unless
-  // keepAliveInterval is set) a browser that receives no call for 5 minutes silently becomes
-  // unreachable. Remove `.fails` when the sweep spares connections that carry bindings.
-  it.fails('keeps its WebSocket and binding past sip.idleTimeout', async () => {
+  // sip.idleTimeout closes connections idle this long "with no registration bound to them": a
+  // browser that receives no call and sends no keep-alive (sip.js re-registers only after ~594 s
+  // of 600 s) must stay reachable over its WebSocket.
+  it('keeps its WebSocket and binding past sip.idleTimeout', async () => {
     const registerer = new Registerer(quiet);
     await registerer.register();
     const end = Date.now() + 10_000;

@@ -38,6 +38,8 @@ export interface LocationStoreEvents {
 
 export class LocationStore {
   readonly #byAor = new Map<string, Binding[]>();
+  /** connection id → bindings whose flow is that connection (removeFlow, and the idle sweep's hasFlow). */
+  readonly #byConnection = new Map<string, Set<Binding>>();
   #count = 0;
 
   get size(): number {
@@ -46,6 +48,28 @@ export class LocationStore {
 
   get aorCount(): number {
     return this.#byAor.size;
+  }
+
+  /** Does any binding use this connection as its flow? Such a connection must be kept open. */
+  hasFlow(connectionId: string): boolean {
+    return this.#byConnection.has(connectionId);
+  }
+
+  #index(b: Binding): void {
+    const id = b.flow?.connectionId;
+    if (id === undefined) return;
+    let set = this.#byConnection.get(id);
+    if (!set) this.#byConnection.set(id, (set = new Set()));
+    set.add(b);
+  }
+
+  #unindex(b: Binding): void {
+    const id = b.flow?.connectionId;
+    if (id === undefined) return;
+    const set = this.#byConnection.get(id);
+    if (!set) return;
+    set.delete(b);
+    if (set.size === 0) this.#byConnection.delete(id);
   }
 
   /** Current (unexpired) bindings of an AOR, highest q first (§16.6, §10.2.1.2). */
@@ -68,11 +92,14 @@ export class LocationStore {
     let list = this.#byAor.get(binding.aor);
     if (!list) this.#byAor.set(binding.aor, (list = []));
     const i = list.findIndex((b) => b.key === binding.key);
-    if (i >= 0) list[i] = binding;
-    else {
+    if (i >= 0) {
+      this.#unindex(list[i]!);
+      list[i] = binding;
+    } else {
       list.push(binding);
       this.#count++;
     }
+    this.#index(binding);
   }
 
   remove(aor: string, key: string): boolean {
@@ -80,7 +107,7 @@ export class LocationStore {
     if (!list) return false;
     const i = list.findIndex((b) => b.key === key);
     if (i < 0) return false;
-    list.splice(i, 1);
+    this.#unindex(list.splice(i, 1)[0]!);
     this.#count--;
     if (list.length === 0) this.#byAor.delete(aor);
     return true;
@@ -90,20 +117,17 @@ export class LocationStore {
     const list = this.#byAor.get(aor);
     if (!list) return 0;
     this.#byAor.delete(aor);
+    for (const b of list) this.#unindex(b);
     this.#count -= list.length;
     return list.length;
   }
 
   /** Drop bindings whose flow was this connection: a browser's WebSocket is its only way in. */
   removeFlow(connectionId: string, onlyWhen: (b: Binding) => boolean = () => true): number {
+    const set = this.#byConnection.get(connectionId);
+    if (!set) return 0;
     let n = 0;
-    for (const [aor, list] of this.#byAor) {
-      const keep = list.filter((b) => !(b.flow?.connectionId === connectionId && onlyWhen(b)));
-      n += list.length - keep.length;
-      if (keep.length === 0) this.#byAor.delete(aor);
-      else if (keep.length !== list.length) this.#byAor.set(aor, keep);
-    }
-    this.#count -= n;
+    for (const b of [...set]) if (onlyWhen(b) && this.remove(b.aor, b.key)) n++;
     return n;
   }
 
@@ -111,12 +135,8 @@ export class LocationStore {
   sweep(now = Date.now()): number {
     let n = 0;
     for (const [aor, list] of this.#byAor) {
-      const keep = list.filter((b) => b.expiresAt > now);
-      n += list.length - keep.length;
-      if (keep.length === 0) this.#byAor.delete(aor);
-      else if (keep.length !== list.length) this.#byAor.set(aor, keep);
+      for (const b of list.filter((x) => x.expiresAt <= now)) if (this.remove(aor, b.key)) n++;
     }
-    this.#count -= n;
     return n;
   }
 }

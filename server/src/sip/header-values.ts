@@ -117,9 +117,16 @@ function parseParamsAt(s: string, i: number): Map<string, string | null> {
     if (s.charCodeAt(i) !== 0x3b /* ; */) throw new HeaderValueError(`unexpected "${s[i]}" in parameters`);
     i = skipWs(s, i + 1);
     const nameStart = i;
-    i = scanToken(s, i);
+    let upper = false;
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (!isTokenChar(c)) break;
+      if (c >= 0x41 && c <= 0x5a) upper = true;
+      i++;
+    }
     if (i === nameStart) throw new HeaderValueError('empty parameter name');
-    const name = s.slice(nameStart, i).toLowerCase();
+    const raw = s.slice(nameStart, i);
+    const name = upper ? raw.toLowerCase() : raw;
     i = skipWs(s, i);
     let value: string | null = null;
     if (s.charCodeAt(i) === 0x3d /* = */) {

@@ -113,6 +113,23 @@ const CANONICAL = new Map<string, string>();
 for (const name of WELL_KNOWN) CANONICAL.set(name.toLowerCase(), name);
 for (const [k, v] of Object.entries(COMPACT_FORMS)) CANONICAL.set(k, v);
 
+/**
+ * Canonical names by first character, for matching the usual spelling in place without slicing
+ * (most messages spell every header canonically, or use a compact form).
+ */
+const BY_FIRST: string[][] = Array.from({ length: 128 }, () => []);
+for (const name of WELL_KNOWN) BY_FIRST[name.charCodeAt(0)]!.push(name);
+
+/** The canonical name if t[a, b) already is one, spelled exactly; else undefined. */
+function exactCanonical(t: string, a: number, b: number): string | undefined {
+  const len = b - a;
+  const c = t.charCodeAt(a);
+  if (len === 1) return COMPACT_FORMS[String.fromCharCode(c | 0x20)];
+  const list = c < 128 ? BY_FIRST[c]! : undefined;
+  if (list) for (const name of list) if (name.length === len && t.startsWith(name, a)) return name;
+  return undefined;
+}
+
 /** Raw spelling → canonical name. Bounded so random names from a flood cannot grow it forever. */
 const nameCache = new Map<string, string>();
 
@@ -392,7 +409,7 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
       fail('Malformed Header');
       continue;
     }
-    const name = canonicalHeaderName(t.slice(ls, ne));
+    const name = exactCanonical(t, ls, ne) ?? canonicalHeaderName(t.slice(ls, ne));
     const value = folded ? unfold(t, colon + 1, le) : trimmed(t, colon + 1, le);
     headers.push({ name, value });
     switch (name) {
@@ -427,7 +444,7 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
   else {
     let first = true;
     for (const line of tr.via) {
-      const parts = splitHeaderValues(line);
+      const parts = line.indexOf(',') < 0 ? (line ? [line] : []) : splitHeaderValues(line);
       if (parts.length === 0) fail('Malformed Via Header');
       for (const part of parts) {
         try {

@@ -185,21 +185,23 @@ export function parseIPv6(s: string): number[] | null {
 }
 
 function parseIPv4(s: string): number[] | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
+  // Scanned by hand: this runs for every Via sent-by and every numeric host.
   const out: number[] = [];
-  for (const p of parts) {
-    if (p.length < 1 || p.length > 3) return null;
-    let v = 0;
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j);
-      if (c < 0x30 || c > 0x39) return null;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || v > 255 || out.length === 4) return null;
+      out.push(v);
+      v = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
       v = v * 10 + (c - 0x30);
-    }
-    if (v > 255) return null;
-    out.push(v);
+      digits++;
+    } else return null;
   }
-  return out;
+  return out.length === 4 ? out : null;
 }
 
 /**

@@ -151,8 +151,11 @@ describe('outbound (RFC 5626 §6), Path (RFC 3327 §5.3), NAT (RFC 3581)', () =>
     // A new contact URI from the same instance and reg-id replaces the binding.
     reg.handle(register({ contacts: [`<sip:other@abc.invalid;transport=ws>;+sip.instance=${instance};reg-id=1`], expires: 600, cseq: 2, extra: [['Supported', 'outbound']] }), ws, 'alice', T0);
     expect(store.lookup('alice', T0).map((x) => x.contact)).toEqual(['sip:other@abc.invalid;transport=ws']);
-    // The flow's connection closing removes it.
+    // The connection is marked in use while a binding rides on it; its closing removes the binding.
+    expect(store.hasFlow('ws-1')).toBe(true);
     expect(store.removeFlow('ws-1')).toBe(1);
+    expect(store.hasFlow('ws-1')).toBe(false);
+    expect(store.size).toBe(0);
   });
 
   it('echoes Path headers and keeps them as the route toward the contact', () => {

@@ -41,8 +41,10 @@ export interface TransportLayerOptions {
   logger: Logger;
   limits: ParseLimits & { maxConnections: number };
   admission?: Admission;
-  /** Close connections that received nothing for this long (ms). */
+  /** Close connections that received nothing for this long (ms)... */
   idleTimeoutMs?: number;
+  /** ...unless this says the connection is in use (a registration's flow). */
+  keepConnection?: (id: string) => boolean;
 }
 
 export interface ListenAddress {
@@ -414,7 +416,8 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
 
   #sweepIdle(idleMs: number): void {
     const now = performance.now();
-    for (const c of this.#connections.values()) if (now - c.lastActivity > idleMs) c.close();
+    const keep = this.#opts.keepConnection;
+    for (const c of this.#connections.values()) if (now - c.lastActivity > idleMs && !keep?.(c.id)) c.close();
   }
 }
 
