@@ -243,6 +243,10 @@ export class UserStore {
   /** True if the account exists (false for names that are not even valid). */
   hasUser(username: string): boolean {
     if (!isValidUsername(username)) return false;
+    // The registrar asks on every REGISTER: answer from the HA1 cache when it knows the name.
+    this.#noticeExternalChanges();
+    const cached = this.#cache.get(username);
+    if (cached !== undefined) return cached !== null;
     return this.#exists.get(username) !== undefined;
   }
 

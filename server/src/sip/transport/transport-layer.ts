@@ -59,6 +59,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   readonly #log: Logger;
   readonly #opts: TransportLayerOptions;
   readonly #udp: UdpSocket[] = [];
+  readonly #udp6 = new WeakSet<UdpSocket>();
   readonly #servers: (TcpServer | WebSocketServer)[] = [];
   readonly #connections = new Map<string, Connection>();
   /** "transport|address|port" → connection id, for reuse (§18.1.1). */
@@ -112,6 +113,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       /* capped by net.core.rmem_max: keep the default */
     }
     this.#udp.push(sock);
+    if (isIPv6(host)) this.#udp6.add(sock);
     const addr = { transport: 'udp' as const, host, port: sock.address().port };
     this.#listening.push(addr);
     return addr;
@@ -410,8 +412,9 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   }
 
   #udpFor(address: string): UdpSocket | undefined {
-    const v6 = isIPv6(address);
-    return this.#udp.find((s) => (s.address().family === 'IPv6') === v6) ?? this.#udp[0];
+    if (this.#udp.length < 2) return this.#udp[0];
+    const v6 = address.includes(':');
+    return this.#udp.find((s) => this.#udp6.has(s) === v6) ?? this.#udp[0];
   }
 
   #sweepIdle(idleMs: number): void {
