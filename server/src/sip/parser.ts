@@ -301,9 +301,15 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
   // ---- lines: every line ends in CRLF; a bare CR or LF is an error (it would split differently
   // at the next hop: header smuggling). `lineEnd(ls)` returns [contentEnd, nextLineStart].
   let badEol = false;
+  // The next CR and LF at or after the current line, found once each: line starts only move
+  // forward, so the whole scan stays linear even for input full of bare CRs or LFs.
+  let nextNl = -2;
+  let nextCr = -2;
   const lineEnd = (ls: number): [number, number] => {
-    const nl = t.indexOf('\n', ls);
-    const cr = t.indexOf('\r', ls);
+    if (nextNl !== -1 && nextNl < ls) nextNl = t.indexOf('\n', ls);
+    if (nextCr !== -1 && nextCr < ls) nextCr = t.indexOf('\r', ls);
+    const nl = nextNl;
+    const cr = nextCr;
     if (nl < 0) {
       if (cr >= 0) badEol = true;
       return [tlen, tlen];
@@ -390,6 +396,7 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
       if (c !== 0x20 && c !== 0x09) break;
       folded = true;
       [le, next] = lineEnd(next);
+      if (le - ls > lim.maxLineLength) throw new SipParseError('Header Too Long');
     }
     pos = next;
     if (le - ls > lim.maxLineLength) throw new SipParseError('Header Too Long');

@@ -278,6 +278,8 @@ describe('fuzz: parseMessage throws only SipParseError (RFC 4475 §1, seeded)', 
     const inputs = [
       'INVITE sip:a@b SIP/2.0\r\n' + 'X: a\r\n'.repeat(10000) + '\r\n', // far past maxHeaders
       'INVITE sip:a@b SIP/2.0\r\nX: a' + '\r\n b'.repeat(20000) + '\r\n\r\n', // endless folding
+      'INVITE sip:a@b SIP/2.0\nX: a' + '\n b'.repeat(20000) + '\n\n', // endless folding on bare LFs
+      'INVITE sip:a@b SIP/2.0\r\nX: a' + '\r b'.repeat(20000) + '\r\n\r\n', // bare CRs everywhere
       'INVITE sip:a@b SIP/2.0\r\n' + 'junk\r\n'.repeat(9000) + '\r\n', // no colons anywhere
       'INVITE sip:a@b SIP/2.0\r\nFrom: ' + '"'.repeat(60000) + '\r\n\r\n',
       'INVITE sip:a@b SIP/2.0\r\nVia: ' + 'SIP/2.0/UDP h;a=b'.repeat(3000) + '\r\n\r\n',
