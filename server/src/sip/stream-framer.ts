@@ -51,8 +51,13 @@ const PONG: Frame = Object.freeze({ kind: 'pong' });
 export class StreamFramer {
   readonly #maxMessage: number;
   readonly #maxHeader: number;
-  #buf: Buffer = EMPTY;
-  /** Where to resume looking for the end of the header section. */
+  /**
+   * Bytes of an incomplete message, in store[0, len). The store grows by doubling so a peer
+   * dripping one byte per segment costs O(1) per byte, not a copy of everything pending.
+   */
+  #store: Buffer = EMPTY;
+  #len = 0;
+  /** Where to resume looking for the end of the header section, relative to the pending bytes. */
   #scanFrom = 0;
   /** Total size of the message being assembled, once its header section is known; else -1. */
   #need = -1;
@@ -67,12 +72,13 @@ export class StreamFramer {
 
   /** Bytes held for a message not yet complete. */
   get bufferedBytes(): number {
-    return this.#buf.length;
+    return this.#len;
   }
 
   /**
-   * Feed bytes read from the stream; returns the frames completed by them, in order. Message
-   * buffers may share memory with the chunks given (do not reuse chunk buffers after a push).
+   * Feed bytes read from the stream; returns the frames completed by them, in order. A message
+   * that arrives within one chunk is a view of that chunk (do not reuse chunk buffers after a
+   * push); one assembled from several chunks is a fresh Buffer.
    * Throws StreamFramingError when the stream cannot be framed any more; every later push
    * throws the same error.
    */
@@ -80,29 +86,64 @@ export class StreamFramer {
     if (this.#dead) throw this.#dead;
     const frames: Frame[] = [];
     if (chunk.length === 0) return frames;
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    // Nothing pending: work on the chunk itself. Otherwise append it to the store.
+    const inStore = this.#len > 0;
+    let data: Buffer;
+    if (inStore) {
+      this.#reserve(this.#len + chunk.length);
+      chunk.copy(this.#store, this.#len);
+      this.#len += chunk.length;
+      data = this.#store.subarray(0, this.#len);
+    } else {
+      data = chunk;
+    }
+    let pos: number;
     try {
-      this.#drain(frames);
+      pos = this.#drain(data, inStore, frames);
     } catch (err) {
       const e = err instanceof StreamFramingError ? err : new StreamFramingError('Framing Failure');
       e.frames = frames;
       this.#dead = e;
-      this.#buf = EMPTY;
+      this.#store = EMPTY;
+      this.#len = 0;
       throw e;
     }
+    // Keep what is left of an incomplete message at the start of the store.
+    const left = data.length - pos;
+    if (left === 0) this.#len = 0;
+    else if (inStore) {
+      if (pos > 0) this.#store.copyWithin(0, pos, this.#len);
+      this.#len = left;
+    } else {
+      this.#reserve(left);
+      data.copy(this.#store, 0, pos);
+      this.#len = left;
+    }
+    // Do not sit on a large store once it is no longer needed.
+    if (this.#len === 0 && this.#store.length > 65536) this.#store = EMPTY;
     return frames;
   }
 
-  #drain(frames: Frame[]): void {
+  #reserve(size: number): void {
+    if (size <= this.#store.length) return;
+    let cap = Math.max(1024, this.#store.length);
+    while (cap < size) cap *= 2;
+    const next = Buffer.allocUnsafe(cap);
+    this.#store.copy(next, 0, 0, this.#len);
+    this.#store = next;
+  }
+
+  /** Frame data[0, ...); returns how many bytes were consumed. */
+  #drain(data: Buffer, inStore: boolean, frames: Frame[]): number {
+    let pos = 0;
     for (;;) {
-      let buf = this.#buf;
       if (this.#need < 0) {
         // Between messages: keep-alive CRLFs (RFC 5626 §3.5.1; §7.5 of RFC 3261 says CRLFs
         // before a start-line are ignored).
-        let p = 0;
-        while (p + 1 < buf.length && buf[p] === 0x0d && buf[p + 1] === 0x0a) p += 2;
-        if (p > 0) {
-          let pairs = p >> 1;
+        let p = pos;
+        while (p + 1 < data.length && data[p] === 0x0d && data[p + 1] === 0x0a) p += 2;
+        if (p > pos) {
+          let pairs = (p - pos) >> 1;
           if (this.#loneCrlf) {
             frames.push(PING);
             pairs--;
@@ -112,43 +153,45 @@ export class StreamFramer {
           if (pairs === 1) {
             frames.push(PONG);
             // Nothing after it yet (or only the CR of the next CRLF): it may be half a ping.
-            this.#loneCrlf = p === buf.length || (p === buf.length - 1 && buf[p] === 0x0d);
+            this.#loneCrlf = p === data.length || (p === data.length - 1 && data[p] === 0x0d);
           }
-          buf = this.#buf = p === buf.length ? EMPTY : buf.subarray(p);
+          pos = p;
         }
-        if (buf.length === 0) return;
-        if (buf.length === 1 && buf[0] === 0x0d) return; // maybe the first half of a CRLF
+        const avail = data.length - pos;
+        if (avail === 0) return pos;
+        if (avail === 1 && data[pos] === 0x0d) return pos; // maybe the first half of a CRLF
         this.#loneCrlf = false;
 
-        const idx = buf.indexOf(CRLFCRLF, Math.max(0, this.#scanFrom - 3));
+        const idx = data.indexOf(CRLFCRLF, pos + Math.max(0, this.#scanFrom - 3));
         if (idx < 0) {
-          if (buf.length > this.#maxHeader) throw new StreamFramingError('Header Section Too Large');
-          this.#scanFrom = buf.length;
-          return;
+          if (avail > this.#maxHeader) throw new StreamFramingError('Header Section Too Large');
+          this.#scanFrom = avail;
+          return pos;
         }
-        const headLen = idx + 4;
+        const headLen = idx + 4 - pos;
         if (headLen > this.#maxHeader) throw new StreamFramingError('Header Section Too Large');
-        const cl = contentLength(buf, idx);
-        if (typeof cl === 'string') throw new StreamFramingError(cl, Buffer.from(buf.subarray(0, headLen)));
-        if (headLen + cl > this.#maxMessage) throw new StreamFramingError('Message Too Large', Buffer.from(buf.subarray(0, headLen)));
+        const cl = contentLength(data, pos, idx);
+        if (typeof cl === 'string') throw new StreamFramingError(cl, Buffer.from(data.subarray(pos, pos + headLen)));
+        if (headLen + cl > this.#maxMessage) throw new StreamFramingError('Message Too Large', Buffer.from(data.subarray(pos, pos + headLen)));
         this.#need = headLen + cl;
         this.#scanFrom = 0;
       }
-      if (buf.length < this.#need) return;
-      const whole = buf.length === this.#need;
-      frames.push({ kind: 'message', data: whole ? buf : buf.subarray(0, this.#need) });
-      this.#buf = whole ? EMPTY : buf.subarray(this.#need);
+      if (data.length - pos < this.#need) return pos;
+      const msg = data.subarray(pos, pos + this.#need);
+      // The store is reused: a message assembled in it must be copied out.
+      frames.push({ kind: 'message', data: inStore ? Buffer.from(msg) : msg });
+      pos += this.#need;
       this.#need = -1;
     }
   }
 }
 
 /**
- * The Content-Length of a header section buf[0, end) (end = index of the CRLFCRLF), or an error
+ * The Content-Length of a header section buf[start, end) (end = index of the CRLFCRLF), or an error
  * reason. Same rules as parseMessage: compact form "l", folding, leading zeros, exactly one.
  */
-function contentLength(buf: Buffer, end: number): number | string {
-  const t = buf.toString('latin1', 0, end);
+function contentLength(buf: Buffer, start: number, end: number): number | string {
+  const t = buf.toString('latin1', start, end);
   const n = t.length;
   let ls = t.indexOf('\r\n');
   if (ls < 0) return 'Missing Content-Length';
