@@ -35,6 +35,11 @@ const schema = z.strictObject({
     tls: listener,
     /** Close TCP/TLS/WS connections idle this long with no registration bound to them (s). */
     idleTimeout: z.number().int().positive(),
+    /**
+     * SIP worker processes: 1 runs everything in one process; "auto" starts one per core (the
+     * workers share the SIP ports, each call is handled by one of them).
+     */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]),
   }),
   http: z.strictObject({
     listen: z.string().min(1),
@@ -93,6 +98,7 @@ export const DEFAULTS: Config = {
     tcp: { enabled: true, port: 5060 },
     tls: { enabled: true, port: 5061 },
     idleTimeout: 300,
+    workers: 1,
   },
   http: {
     listen: '127.0.0.1',
@@ -127,7 +133,7 @@ function merge(base: Plain, over: Plain): Plain {
 function fromEnv(env: NodeJS.ProcessEnv): Plain {
   const out: Plain = {};
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('SOTTO_') || raw === undefined) continue;
+    if (!name.startsWith('SOTTO_') || name.startsWith('SOTTO_INTERNAL_') || raw === undefined) continue;
     const path = name
       .slice(6)
       .split('__')

@@ -2,13 +2,17 @@
  * Composition root: config → logger → user store → SIP server → HTTP(S) with WS/WSS. Nothing
  * else starts listeners.
  */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { SottoError } from './errors.ts';
 import { buildApp } from './http/app.ts';
 import { createLogger, setIdentityLogging, type Logger } from './logger.ts';
+import { runPrimary, WORKER_ENV } from './cluster/primary.ts';
+import { WorkerLink } from './cluster/worker-link.ts';
 import { SipServer } from './sip-server.ts';
 import { openUserStore } from './store/open.ts';
 
@@ -20,11 +24,11 @@ export interface RunningServer {
 }
 
 /** Start everything the configuration enables; resolves when every listener is up. */
-export async function createServer(cfg: Config, logger?: Logger): Promise<RunningServer> {
+export async function createServer(cfg: Config, logger?: Logger, clusterLink?: { link: WorkerLink; secret: Buffer }): Promise<RunningServer> {
   const log = logger ?? createLogger({ level: cfg.log.level, identities: cfg.log.identities });
   setIdentityLogging(cfg.log.identities);
   const store = openUserStore(cfg);
-  const sip = new SipServer({ config: cfg, logger: log, users: store.users });
+  const sip = new SipServer({ config: cfg, logger: log, users: store.users, ...(clusterLink ? { cluster: clusterLink } : {}) });
   let app: FastifyInstance | undefined;
   let plain: HttpServer | undefined;
   try {
@@ -70,23 +74,48 @@ export async function createServer(cfg: Config, logger?: Logger): Promise<Runnin
     logger: log,
     async close() {
       await Promise.all([sip.close(), app?.close(), new Promise<void>((r) => (plain ? plain.close(() => r()) : r()))]);
+      clusterLink?.link.close();
       store.close();
     },
   };
 }
 
-/** `sotto start`: run until SIGINT/SIGTERM. */
+/** `sotto start`: run until SIGINT/SIGTERM; with sip.workers > 1, as a cluster of worker processes. */
 export async function startServer(cfg: Config): Promise<void> {
-  const server = await createServer(cfg);
+  const workers = cfg.sip.workers === 'auto' ? availableParallelism() : cfg.sip.workers;
+  if (workers > 1 && cluster.isPrimary) {
+    const log = createLogger({ level: cfg.log.level, identities: cfg.log.identities });
+    const primary = runPrimary(workers, log, (listening) => {
+      log.info({ domain: cfg.domain, listening, workers }, 'Sotto is running');
+      process.stderr.write(`Sotto is serving ${cfg.domain} with ${workers} workers: ${listening}\n`);
+    });
+    onSignals(log, () => primary.stop());
+    return;
+  }
+  let link: WorkerLink | undefined;
+  let secret: Buffer | undefined;
+  if (cluster.isWorker) {
+    link = await WorkerLink.join(Number(process.env[WORKER_ENV.index]), Number(process.env[WORKER_ENV.count]));
+    secret = Buffer.from(process.env[WORKER_ENV.secret] ?? '', 'hex');
+  }
+  const server = await createServer(cfg, undefined, link && secret ? { link, secret } : undefined);
   const listening = server.sip.transport.listening.map((l) => `${l.transport} ${l.host}:${l.port}`).join(', ');
-  server.logger.info({ domain: cfg.domain, listening }, 'Sotto is running');
-  process.stderr.write(`Sotto is serving ${cfg.domain}: ${listening}\n`);
+  if (link) {
+    link.announceReady(listening);
+  } else {
+    server.logger.info({ domain: cfg.domain, listening }, 'Sotto is running');
+    process.stderr.write(`Sotto is serving ${cfg.domain}: ${listening}\n`);
+  }
+  onSignals(server.logger, () => server.close());
+}
+
+function onSignals(log: Logger, close: () => Promise<void>): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    server.logger.info({ signal }, 'stopping');
-    void server.close().then(() => process.exit(0));
+    log.info({ signal }, 'stopping');
+    void close().then(() => process.exit(0));
     setTimeout(() => process.exit(1), 5000).unref();
   };
   process.on('SIGINT', () => stop('SIGINT'));

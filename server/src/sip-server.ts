@@ -2,7 +2,9 @@
  * The SIP side of Sotto, composed: transport layer → transaction layer → core (registrar for
  * REGISTER to us, OPTIONS answered locally, everything else through the proxy).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { WorkerLink } from './cluster/worker-link.ts';
 import type { Server as HttpServer } from 'node:http';
 import type { Config } from './config.ts';
 import { identity, type Logger } from './logger.ts';
@@ -32,6 +34,8 @@ export interface SipServerOptions {
   config: Config;
   logger: Logger;
   users: UserStore;
+  /** Set in a worker of a cluster (sip.workers > 1): how to reach the other workers. */
+  cluster?: { link: WorkerLink; secret: Buffer };
 }
 
 export class SipServer {
@@ -49,6 +53,7 @@ export class SipServer {
   readonly #limiter: RateLimiter;
   readonly #advertise = new Map<TransportName, { host: string; port: number }>();
   #sweep: NodeJS.Timeout | undefined;
+  readonly #cluster: WorkerLink | undefined;
 
   constructor(opts: SipServerOptions) {
     const cfg = (this.#cfg = opts.config);
@@ -72,6 +77,7 @@ export class SipServer {
         },
       },
       idleTimeoutMs: cfg.sip.idleTimeout * 1000,
+      ...(opts.cluster ? { distributor: opts.cluster.link } : {}),
       // A registered client's connection is its only way in (RFC 5626 §5.3): never idle it out.
       keepConnection: (id) => this.location.hasFlow(id),
     });
@@ -81,9 +87,11 @@ export class SipServer {
       lookupHa1: this.#users.lookupHa1,
       nonceTtlMs: cfg.auth.nonceTtl * 1000,
       algorithms: cfg.auth.algorithms,
+      // Every worker of a cluster must accept the nonces the others issue.
+      ...(opts.cluster ? { secret: createHash('sha256').update('sotto digest nonces\0').update(opts.cluster.secret).digest() } : {}),
       uriMatch: (digestUri, requestUri) => this.#sameTarget(digestUri, requestUri),
     });
-    this.#auth = new SipAuth(digest, this.#bans, opts.logger);
+    this.#auth = new SipAuth(digest, this.#bans, opts.logger, (address, until) => this.#cluster?.publishBan(address, until));
     this.#registrar = new Registrar(this.location, {
       ...cfg.registrar,
       isLocalDomain: (host) => this.names.isLocalDomain(host),
@@ -119,7 +127,7 @@ export class SipServer {
       logger: opts.logger,
       port,
       location: this.location,
-      flowTokens: new FlowTokens(),
+      flowTokens: new FlowTokens(opts.cluster ? createHash('sha256').update('sotto flow tokens\0').update(opts.cluster.secret).digest() : undefined),
       locator: new Locator(),
       isMyself: (host, p) => this.names.isMyself(host, p),
       isLocalDomain: (host) => this.names.isLocalDomain(host),
@@ -131,8 +139,26 @@ export class SipServer {
     // A browser's WebSocket, or an RFC 5626 flow, is the only way to its UA: when it closes the
     // binding is useless (§5.2 of RFC 5626), so it goes.
     this.transport.on('connectionClosed', (id) => {
-      const n = this.location.removeFlow(id, (b) => b.regId !== undefined || b.flow?.transport === 'ws' || b.flow?.transport === 'wss');
+      const aors = new Set<string>();
+      const n = this.location.removeFlow(id, (b) => {
+        const drop = b.regId !== undefined || b.flow?.transport === 'ws' || b.flow?.transport === 'wss';
+        if (drop) aors.add(b.aor);
+        return drop;
+      });
+      for (const aor of aors) this.#publish(aor);
       if (n) this.#log.debug({ removed: n }, 'bindings removed with their connection');
+    });
+    const link = opts.cluster?.link;
+    this.#cluster = link;
+    link?.attach({
+      inbound: (payload, source) => this.transport.receiveForwarded(payload, source),
+      send: (payload, dest) => void this.transport.sendRaw(payload, dest),
+      aor: (aor, bindings) => {
+        // Another worker's registrar changed this AOR: take its bindings as they are.
+        this.location.removeAll(aor);
+        for (const b of bindings) this.location.upsert(b);
+      },
+      ban: (address, until) => this.#bans.ban(address, until),
     });
   }
 
@@ -156,6 +182,11 @@ export class SipServer {
     const host = this.#cfg.sip.advertise ?? this.#cfg.http.listen;
     this.transport.attachWebSocket(server, transport, host, port);
     this.#advertised(transport, host, port);
+  }
+
+  /** Tell the other workers of a cluster the current bindings of an AOR. */
+  #publish(aor: string): void {
+    this.#cluster?.publishAor(aor, [...this.location.all(aor)]);
   }
 
   /**
@@ -256,6 +287,7 @@ export class SipServer {
       return;
     }
     const res = this.#registrar.handle(stx.request, source, auth.user);
+    if (res.status === 200) this.#publish(auth.user);
     if (res.status >= 300) this.#log.info({ user: identity(auth.user), status: res.status }, 'registration refused');
     stx.respond(res);
   }

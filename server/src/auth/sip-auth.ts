@@ -18,10 +18,13 @@ export class SipAuth {
   readonly #log: Logger;
   readonly #stats = { ok: 0, challenged: 0, failed: 0, bans: 0 };
 
-  constructor(digest: DigestAuthenticator, bans: BanList, logger: Logger) {
+  readonly #onBan: ((address: string, until: number) => void) | undefined;
+
+  constructor(digest: DigestAuthenticator, bans: BanList, logger: Logger, onBan?: (address: string, until: number) => void) {
     this.#digest = digest;
     this.#bans = bans;
     this.#log = logger.child({ part: 'auth' });
+    this.#onBan = onBan;
   }
 
   get stats(): Readonly<Record<'ok' | 'challenged' | 'failed' | 'bans', number>> {
@@ -45,6 +48,7 @@ export class SipAuth {
         this.#stats.failed++;
         if (this.#bans.recordFailure(source.address, now)) {
           this.#stats.bans++;
+          this.#onBan?.(source.address, this.#bans.bannedUntil(source.address, now) ?? now);
           this.#log.warn({ source: identity(source.address), transport: source.transport }, 'source banned after repeated authentication failures');
         } else {
           this.#log.info({ source: identity(source.address), reason: result.reason, method: req.method }, 'authentication failed');

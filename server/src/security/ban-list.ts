@@ -132,6 +132,22 @@ export class BanList {
     return true;
   }
 
+  /**
+   * Ban `ip` until `until` (ms): a ban decided elsewhere, e.g. by another worker of a cluster.
+   * Bans stay in expiry order only roughly then; the sweep tolerates that (it stops at the
+   * first live one, and bannedUntil() drops expired ones it meets).
+   */
+  ban(ip: string, until: number): void {
+    if (this.#exemptLoopback && isLoopback(ip)) return;
+    const key = sourceKey(ip, this.#prefixBits);
+    if (this.#bans.size >= this.#maxBans && !this.#bans.has(key)) {
+      const first = this.#bans.keys().next();
+      if (!first.done) this.#bans.delete(first.value);
+    }
+    this.#bans.delete(key);
+    this.#bans.set(key, until);
+  }
+
   /** Forget the failure history of `ip`, e.g. after it authenticated successfully. */
   clearFailures(ip: string): void {
     this.#failures.delete(sourceKey(ip, this.#prefixBits));

@@ -31,6 +31,20 @@ export interface TransportLayerEvents {
   connectionClosed: [id: string];
 }
 
+/**
+ * Spreads work over worker processes (cluster/worker-link.ts): a message goes to the worker that
+ * owns its Call-ID, and a write on a connection goes to the worker that holds it.
+ */
+export interface Distributor {
+  /** Take a raw inbound message for another worker; false: process it here. */
+  route(buf: Buffer, source: Peer): boolean;
+  ownsConnection(id: string): boolean;
+  /** Write on a connection another worker holds. */
+  sendRemote(data: Buffer, dest: Peer): boolean;
+  /** Prefix of this worker's connection ids. */
+  readonly connectionPrefix: string;
+}
+
 /** Admission control applied before parsing, so floods cost as little as possible. */
 export interface Admission {
   /** False drops the datagram or the connection's data without an answer. */
@@ -45,6 +59,7 @@ export interface TransportLayerOptions {
   idleTimeoutMs?: number;
   /** ...unless this says the connection is in use (a registration's flow). */
   keepConnection?: (id: string) => boolean;
+  distributor?: Distributor;
 }
 
 export interface ListenAddress {
@@ -69,10 +84,12 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
   #tlsContext: { cert: Buffer; key: Buffer } | undefined;
+  readonly #prefix: string;
 
   constructor(opts: TransportLayerOptions) {
     super({ captureRejections: false });
     this.#opts = opts;
+    this.#prefix = opts.distributor?.connectionPrefix ?? '';
     this.#log = opts.logger.child({ part: 'transport' });
     const idle = opts.idleTimeoutMs;
     if (idle) {
@@ -185,6 +202,12 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
 
   sendRaw(data: Buffer, dest: Peer): boolean {
     if (this.#closed) return false;
+    const d = this.#opts.distributor;
+    if (d && dest.connectionId !== undefined && dest.transport !== 'udp' && !d.ownsConnection(dest.connectionId)) {
+      if (!d.sendRemote(data, dest)) return false;
+      this.#stats.sent++;
+      return true;
+    }
     if (dest.transport === 'udp') {
       const sock = this.#udpFor(dest.address);
       if (!sock) return false;
@@ -249,7 +272,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   }
 
   #addStream(sock: Socket | TLSSocket, transport: 'tcp' | 'tls', address: string, port: number): Connection {
-    const id = nextConnectionId(transport);
+    const id = this.#prefix + nextConnectionId(transport);
     const conn: Connection = {
       id,
       transport,
@@ -289,7 +312,7 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   }
 
   #onWebSocket(ws: WebSocket, transport: 'ws' | 'wss', address: string, port: number): void {
-    const id = nextConnectionId(transport);
+    const id = this.#prefix + nextConnectionId(transport);
     const conn: Connection = {
       id,
       transport,
@@ -319,8 +342,22 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     ws.on('close', () => this.#unregister(conn));
   }
 
-  /** Parse and deliver one message; answer a malformed request with 400 (or 505) when possible. */
+  /**
+   * A message another worker received and routed here (its Call-ID is ours): process it as if
+   * it had arrived here; answers go out through sendRaw, which knows whose connection it is.
+   */
+  receiveForwarded(buf: Buffer, source: Peer): void {
+    this.#process(buf, source, (data) => void this.sendRaw(data, source));
+  }
+
+  /** Route a message to its worker, or process it here. */
   #receive(buf: Buffer, source: Peer, reply: (data: Buffer) => void): void {
+    if (this.#opts.distributor?.route(buf, source)) return;
+    this.#process(buf, source, reply);
+  }
+
+  /** Parse and deliver one message; answer a malformed request with 400 (or 505) when possible. */
+  #process(buf: Buffer, source: Peer, reply: (data: Buffer) => void): void {
     this.#stats.received++;
     let msg: SipMessage;
     try {

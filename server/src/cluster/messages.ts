@@ -1,0 +1,28 @@
+/**
+ * Control messages between the cluster primary and its workers (Node cluster IPC). The data
+ * plane (SIP messages) goes over the peer link instead; these carry only state changes, which
+ * are rare next to SIP traffic: registrations (one AOR's bindings at a time) and bans.
+ */
+import type { Binding } from '../registrar/location-store.ts';
+
+export type WorkerToPrimary =
+  /** The worker's peer-link port, once it listens. */
+  | { type: 'link'; port: number }
+  /** The worker's SIP and HTTP listeners are up. */
+  | { type: 'ready'; listening: string }
+  /** Every current binding of one AOR (empty: the AOR has none left). */
+  | { type: 'aor'; aor: string; bindings: Binding[] }
+  /** A source banned after repeated authentication failures, until `until` (ms since the epoch). */
+  | { type: 'ban'; address: string; until: number };
+
+export type PrimaryToWorker =
+  /** Peer-link ports of all workers, by worker index. */
+  | { type: 'peers'; ports: number[] }
+  | { type: 'aor'; aor: string; bindings: Binding[] }
+  | { type: 'ban'; address: string; until: number };
+
+export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
+  return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';
+}
+
+export const isPrimaryMessage = isWorkerMessage as (m: unknown) => m is PrimaryToWorker;

@@ -1,0 +1,106 @@
+/**
+ * The cluster primary: one worker process per core, like Kamailio's SIP worker processes. Node's
+ * cluster module shares the UDP socket among the workers (every worker reads the same socket,
+ * so the kernel spreads datagrams even from a single source) and hands out TCP connections
+ * round-robin. The primary relays state changes (bindings, bans) between workers, keeps a copy
+ * so that a worker that is replaced starts with the current location service, and replaces a
+ * worker that dies.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.ts';
+import type { Binding } from '../registrar/location-store.ts';
+import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
+
+/** Passed from the primary to its workers; the SOTTO_INTERNAL_ prefix keeps them out of the config. */
+export const WORKER_ENV = { index: 'SOTTO_INTERNAL_WORKER_INDEX', count: 'SOTTO_INTERNAL_WORKER_COUNT', secret: 'SOTTO_INTERNAL_CLUSTER_SECRET' } as const;
+
+export interface PrimaryHandle {
+  stop(): Promise<void>;
+}
+
+/** `onReady` runs once, when every worker first reports its listeners up. */
+export function runPrimary(workers: number, logger: Logger, onReady: (listening: string) => void = () => {}): PrimaryHandle {
+  const log = logger.child({ part: 'cluster' });
+  // Shared by every worker so that any of them accepts a nonce or a flow token another issued.
+  const secret = randomBytes(32).toString('hex');
+  const ports: number[] = new Array<number>(workers).fill(0);
+  const byIndex = new Map<number, Worker>();
+  const bindings = new Map<string, Binding[]>();
+  let stopping = false;
+  const ready = new Set<number>();
+
+  const send = (w: Worker | undefined, m: PrimaryToWorker) => {
+    if (w && w.isConnected()) w.send(m);
+  };
+  const others = (index: number, m: PrimaryToWorker) => {
+    for (const [i, w] of byIndex) if (i !== index) send(w, m);
+  };
+
+  const fork = (index: number) => {
+    const w = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(workers), [WORKER_ENV.secret]: secret });
+    byIndex.set(index, w);
+    w.on('message', (m: unknown) => {
+      if (!isWorkerMessage(m)) return;
+      onMessage(index, w, m);
+    });
+    w.on('exit', (code, signal) => {
+      if (byIndex.get(index) === w) byIndex.delete(index);
+      ports[index] = 0;
+      if (stopping) return;
+      log.error({ worker: index, code, signal }, 'worker died; starting a new one');
+      setTimeout(() => fork(index), 200).unref();
+    });
+  };
+
+  const onMessage = (index: number, w: Worker, m: WorkerToPrimary) => {
+    switch (m.type) {
+      case 'link': {
+        ports[index] = m.port;
+        // A new worker learns the current location service before it takes traffic.
+        const now = Date.now();
+        for (const [aor, list] of bindings) {
+          const live = list.filter((b) => b.expiresAt > now);
+          if (live.length) send(w, { type: 'aor', aor, bindings: live });
+          else bindings.delete(aor);
+        }
+        for (const x of byIndex.values()) send(x, { type: 'peers', ports: [...ports] });
+        return;
+      }
+      case 'aor':
+        if (m.bindings.length) bindings.set(m.aor, m.bindings);
+        else bindings.delete(m.aor);
+        others(index, m);
+        return;
+      case 'ban':
+        others(index, m);
+        return;
+      case 'ready':
+        if (ready.size < workers) {
+          ready.add(index);
+          if (ready.size === workers) onReady(m.listening);
+        }
+        return;
+    }
+  };
+
+  for (let i = 0; i < workers; i++) fork(i);
+  log.info({ workers }, 'cluster started');
+
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(
+        [...byIndex.values()].map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) return resolve();
+              w.once('exit', () => resolve());
+              w.process.kill('SIGTERM');
+              setTimeout(() => w.process.kill('SIGKILL'), 4000).unref();
+            }),
+        ),
+      );
+    },
+  };
+}

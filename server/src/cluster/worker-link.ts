@@ -1,0 +1,128 @@
+/**
+ * A worker's side of the cluster: which messages it owns, forwarding the rest to their owner
+ * over the peer link, writing on connections other workers hold, and the IPC that keeps every
+ * worker's copy of the location service and the ban list the same.
+ */
+import type { Binding } from '../registrar/location-store.ts';
+import type { Peer } from '../sip/message.ts';
+import type { Distributor } from '../sip/transport/transport-layer.ts';
+import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
+import { PeerLink, type Frame } from './peer-link.ts';
+import { extractCallId, shardOf } from './shard.ts';
+
+export interface WorkerLinkHandlers {
+  /** Process a message another worker received for us. */
+  inbound(payload: Buffer, source: Peer): void;
+  /** Write on a connection we hold, for another worker. */
+  send(payload: Buffer, dest: Peer): void;
+  aor(aor: string, bindings: Binding[]): void;
+  ban(address: string, until: number): void;
+}
+
+/** Connection ids carry their worker: "w1.tcp-3". */
+export function connectionOwner(id: string): number | undefined {
+  const m = /^w(\d+)\./.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
+
+export class WorkerLink implements Distributor {
+  readonly index: number;
+  readonly count: number;
+  readonly #link: PeerLink;
+  #handlers: WorkerLinkHandlers | undefined;
+  readonly #stats = { forwarded: 0, received: 0 };
+
+  private constructor(index: number, count: number, link: PeerLink) {
+    this.index = index;
+    this.count = count;
+    this.#link = link;
+    link.onFrame((f: Frame) => {
+      this.#stats.received++;
+      if (f.kind === 'inbound') this.#handlers?.inbound(f.payload, f.peer);
+      else this.#handlers?.send(f.payload, f.peer);
+    });
+    process.on('message', (m: unknown) => {
+      if (!isPrimaryMessage(m)) return;
+      this.#onControl(m);
+    });
+  }
+
+  /** Join the cluster: open the peer link and tell the primary where it listens. */
+  static async join(index: number, count: number): Promise<WorkerLink> {
+    const link = await PeerLink.open();
+    const w = new WorkerLink(index, count, link);
+    w.#toPrimary({ type: 'link', port: link.port });
+    return w;
+  }
+
+  get connectionPrefix(): string {
+    return `w${this.index}.`;
+  }
+
+  get stats(): Readonly<Record<'forwarded' | 'received', number>> {
+    return this.#stats;
+  }
+
+  attach(handlers: WorkerLinkHandlers): void {
+    this.#handlers = handlers;
+  }
+
+  /** Distributor: hand a message to the worker that owns its Call-ID. */
+  route(buf: Buffer, source: Peer): boolean {
+    if (!this.#link.ready) return false;
+    const callId = extractCallId(buf);
+    if (callId === undefined) return false;
+    const owner = shardOf(callId, this.count);
+    if (owner === this.index) return false;
+    if (!this.#link.send(owner, { kind: 'inbound', peer: source, payload: buf })) return false;
+    this.#stats.forwarded++;
+    return true;
+  }
+
+  /** Distributor: is this connection ours? */
+  ownsConnection(id: string): boolean {
+    const owner = connectionOwner(id);
+    return owner === undefined || owner === this.index;
+  }
+
+  /** Distributor: write on a connection another worker holds. */
+  sendRemote(data: Buffer, dest: Peer): boolean {
+    const owner = dest.connectionId !== undefined ? connectionOwner(dest.connectionId) : undefined;
+    if (owner === undefined) return false;
+    return this.#link.send(owner, { kind: 'send', peer: dest, payload: data });
+  }
+
+  publishAor(aor: string, bindings: Binding[]): void {
+    this.#toPrimary({ type: 'aor', aor, bindings });
+  }
+
+  announceReady(listening: string): void {
+    this.#toPrimary({ type: 'ready', listening });
+  }
+
+  publishBan(address: string, until: number): void {
+    this.#toPrimary({ type: 'ban', address, until });
+  }
+
+  close(): void {
+    this.#link.close();
+  }
+
+  #onControl(m: PrimaryToWorker): void {
+    switch (m.type) {
+      case 'peers':
+        this.#link.setPeers(m.ports);
+        return;
+      case 'aor':
+        this.#handlers?.aor(m.aor, m.bindings);
+        return;
+      case 'ban':
+        this.#handlers?.ban(m.address, m.until);
+        return;
+    }
+  }
+
+  #toPrimary(m: WorkerToPrimary): void {
+    process.send?.(m);
+  }
+}
