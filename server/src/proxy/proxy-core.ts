@@ -197,11 +197,19 @@ export class ProxyCore {
     const mf = Number(getHeader(ack, 'Max-Forwards') ?? 70);
     if (!(mf > 0)) return;
     const routed = this.#preprocessRoutes(ack);
+    // We record-route every INVITE, so the ACK for a 2xx we forwarded carries our Route. One
+    // without it matched none of our transactions: the ACK for a non-2xx we sent whose branch
+    // is wrong (sipp's scenarios do that), or a relay attempt. Forwarding it could only loop
+    // back to us or relay for a stranger, so it ends here (as in Kamailio's usual config).
+    if (!routed.ours) {
+      this.#log.debug('ACK without our Route dropped');
+      return;
+    }
     const fwd = cloneMessage(ack);
     setHeader(fwd, 'Max-Forwards', String(mf - 1));
     removeHeader(fwd, 'Proxy-Authorization');
     void this.#resolve(fwd, routed.flow).then((dest) => {
-      if (!dest) return;
+      if (!dest || this.#o.isMyself(dest.address, dest.port)) return;
       this.#pushVia(fwd, dest.transport, `z9hG4bK${randomToken(8)}`);
       this.#o.port.sendStateless(fwd, dest);
     });

@@ -170,6 +170,25 @@ describe('TransactionManager: requests to server transactions (§17.2.3)', () =>
     expect(s.log).toEqual(['request INVITE', 'server-terminated INVITE']);
   });
 
+  it('ACK to a non-2xx with a wrong branch is still absorbed when its To tag is our response\'s (sipp does this)', () => {
+    const s = setup();
+    const inv = request('INVITE');
+    s.tm.receiveRequest(inv, source);
+    const tx = s.requests[0] as InviteServerTransaction;
+    const challenge = resp(inv, 407, 'our-tag');
+    tx.respond(challenge);
+    // Another To tag (not ours) does not acknowledge it...
+    s.tm.receiveRequest(request('ACK', { branch: 'z9hG4bK-other', toTag: 'forged' }), source);
+    expect(tx.state).toBe('completed');
+    expect(s.acks).toHaveLength(1);
+    // ...the right one does, and stops Timer G's retransmissions.
+    s.tm.receiveRequest(ackFor(inv, challenge, { branch: 'z9hG4bK-sipp-5' }), source);
+    expect(tx.state).toBe('confirmed');
+    s.timers.advance(5000);
+    expect(s.responsesSent()).toEqual([407]);
+    expect(s.tm.counts.total).toBe(0);
+  });
+
   it('ACK for a 2xx (new branch) matches no transaction and goes to the TU', () => {
     const s = setup();
     const inv = request('INVITE');

@@ -108,6 +108,8 @@ export class TransactionManager {
   readonly #responseDestination: ((request: SipRequest, source: Peer) => Peer) | undefined;
   readonly #server = new Map<string, ServerTransaction>();
   readonly #client = new Map<string, ClientTransaction>();
+  /** INVITE server transactions by Call-ID, CSeq number and From tag, for #matchAckByDialog. */
+  readonly #inviteByDialog = new Map<string, InviteServerTransaction>();
   readonly #serverUser: ServerTransactionUser;
   #inviteClient = 0;
   #nonInviteClient = 0;
@@ -172,7 +174,7 @@ export class TransactionManager {
       return;
     }
     if (request.method === 'ACK') {
-      const tx = this.#matchAck(request, keys);
+      const tx = this.#matchAck(request, keys) ?? this.#matchAckByDialog(request);
       if (tx !== undefined) tx.receiveAck(request, source);
       else this.#tu.onAck(request, source, undefined);
       return;
@@ -185,8 +187,11 @@ export class TransactionManager {
     const destination = this.#responseDestination?.(request, source) ?? source;
     let tx: ServerTransaction;
     if (request.method === 'INVITE') {
-      tx = new InviteServerTransaction(this.#env, request, source, this.#serverUser, keys.key, destination);
+      const invite = new InviteServerTransaction(this.#env, request, source, this.#serverUser, keys.key, destination);
+      tx = invite;
       this.#inviteServer++;
+      const dk = dialogKey(request);
+      if (dk !== undefined) this.#inviteByDialog.set(dk, invite);
     } else {
       tx = new NonInviteServerTransaction(this.#env, request, source, this.#serverUser, keys.key, destination);
       this.#nonInviteServer++;
@@ -304,6 +309,21 @@ export class TransactionManager {
     return undefined;
   }
 
+  /**
+   * Fallback for an ACK whose branch matches nothing: some UAs (sipp's stock scenarios among
+   * them) acknowledge a non-2xx final response with a fresh branch. Without this the response
+   * would be retransmitted until Timer H. Matched on Call-ID, CSeq number and From tag, and only
+   * when the ACK's To tag is the one our final response carried (a random tag of ours), so it
+   * cannot acknowledge someone else's transaction.
+   */
+  #matchAckByDialog(ack: SipRequest): InviteServerTransaction | undefined {
+    const dk = dialogKey(ack);
+    const tx = dk === undefined ? undefined : this.#inviteByDialog.get(dk);
+    if (tx === undefined || tx.state !== 'completed' || tx.lastResponse === undefined || tx.lastResponse.status < 300) return undefined;
+    const tag = tagOf(getHeader(tx.lastResponse, 'To'));
+    return tag !== '' && tag === tagOf(getHeader(ack, 'To')) ? tx : undefined;
+  }
+
   #forget(tx: { readonly kind: TransactionKind; readonly key: string }): void {
     const t = tx as Transaction;
     switch (t.kind) {
@@ -316,7 +336,11 @@ export class TransactionManager {
       case 'invite-server':
       case 'non-invite-server':
         if (this.#server.get(t.key) === t) this.#server.delete(t.key);
-        if (t.kind === 'invite-server') this.#inviteServer--;
+        if (t.kind === 'invite-server') {
+          this.#inviteServer--;
+          const dk = dialogKey(t.request);
+          if (dk !== undefined && this.#inviteByDialog.get(dk) === t) this.#inviteByDialog.delete(dk);
+        }
         else this.#nonInviteServer--;
         return;
     }
@@ -395,4 +419,13 @@ function tagOf(value: string | undefined): string {
   const params = gt >= 0 ? value.slice(gt + 1) : semi >= 0 ? value.slice(semi) : '';
   const m = /;\s*tag\s*=\s*([^\s;,]+)/i.exec(params);
   return m?.[1] ?? '';
+}
+
+/** Call-ID, CSeq number and From tag: what an INVITE and every ACK for it share, whatever the branch. */
+function dialogKey(req: SipRequest): string | undefined {
+  const callId = getHeader(req, 'Call-ID');
+  const cseq = getHeader(req, 'CSeq');
+  if (callId === undefined || cseq === undefined) return undefined;
+  const n = /^\s*(\d+)/.exec(cseq)?.[1];
+  return n === undefined ? undefined : `${callId}\n${n}\n${tagOf(getHeader(req, 'From'))}`;
 }
