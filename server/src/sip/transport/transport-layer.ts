@@ -8,6 +8,7 @@
  * `send()` picks the connection: the flow a message must return on when the caller names one,
  * else an open connection to the same address, else a new TCP/TLS connection.
  */
+import { isUtf8 } from 'node:buffer';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
@@ -271,22 +272,25 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
     this.#addStream(sock, transport, address, sock.remotePort ?? 0);
   }
 
-  #addStream(sock: Socket | TLSSocket, transport: 'tcp' | 'tls', address: string, port: number): Connection {
+  /** A new connection in the table, and the Peer its messages come from. */
+  #open(transport: TransportName, address: string, port: number, send: (data: Buffer) => void, close: () => void): { conn: Connection; peer: Peer } {
     const id = this.#prefix + nextConnectionId(transport);
-    const conn: Connection = {
-      id,
+    const conn: Connection = { id, transport, remoteAddress: address, remotePort: port, lastActivity: performance.now(), send, close };
+    this.#register(conn);
+    return { conn, peer: { transport, address, port, connectionId: id } };
+  }
+
+  #addStream(sock: Socket | TLSSocket, transport: 'tcp' | 'tls', address: string, port: number): Connection {
+    const { conn, peer } = this.#open(
       transport,
-      remoteAddress: address,
-      remotePort: port,
-      lastActivity: performance.now(),
-      send: (data) => {
+      address,
+      port,
+      (data) => {
         if (!sock.destroyed) sock.write(data);
       },
-      close: () => sock.destroy(),
-    };
-    this.#register(conn);
+      () => sock.destroy(),
+    );
     const framer = new StreamFramer({ maxMessageBytes: this.#opts.limits.maxMessageBytes });
-    const peer: Peer = { transport, address, port, connectionId: id };
     sock.setNoDelay(true);
     sock.on('data', (chunk: Buffer) => {
       conn.lastActivity = performance.now();
@@ -312,21 +316,16 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
   }
 
   #onWebSocket(ws: WebSocket, transport: 'ws' | 'wss', address: string, port: number): void {
-    const id = this.#prefix + nextConnectionId(transport);
-    const conn: Connection = {
-      id,
+    const { conn, peer } = this.#open(
       transport,
-      remoteAddress: address,
-      remotePort: port,
-      lastActivity: performance.now(),
+      address,
+      port,
       // RFC 7118 §5.1: one SIP message per frame; text frames carry UTF-8 messages.
-      send: (data) => {
+      (data) => {
         if (ws.readyState === ws.OPEN) ws.send(data, { binary: !isUtf8(data) });
       },
-      close: () => ws.terminate(),
-    };
-    this.#register(conn);
-    const peer: Peer = { transport, address, port, connectionId: id };
+      () => ws.terminate(),
+    );
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[]) => {
       conn.lastActivity = performance.now();
       if (!this.#admit(address)) return;
@@ -478,11 +477,3 @@ function topLevelComma(value: string): number {
   return -1;
 }
 
-function isUtf8(buf: Buffer): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buf);
-    return true;
-  } catch {
-    return false;
-  }
-}
