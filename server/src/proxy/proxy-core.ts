@@ -21,8 +21,9 @@ import {
   type SipResponse,
   type TransportName,
 } from '../sip/message.ts';
-import { formatVia, getTag, parseCSeq, parseNameAddr, parseVia } from '../sip/header-values.ts';
+import { getTag, parseNameAddr, parseVia } from '../sip/header-values.ts';
 import { createResponse, randomToken } from '../sip/response.ts';
+import { createCancel } from '../sip/transaction/client-transaction.ts';
 import { parseUri, type SipUri } from '../sip/uri.ts';
 import type { Binding, LocationStore } from '../registrar/location-store.ts';
 import type { FlowTokens } from './flow-token.ts';
@@ -494,23 +495,9 @@ export class ProxyCore {
     if (b.provisional) this.#sendCancel(b);
   }
 
-  /** §9.1: CANCEL mirrors the INVITE's Request-URI, Call-ID, From, To, CSeq number, Via and Route. */
+  /** §9.1: CANCEL mirrors the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Route. */
   #sendCancel(b: Branch): void {
-    const inv = b.request;
-    const headers = inv.headers.filter((h) => ['via', 'from', 'to', 'call-id', 'route', 'max-forwards'].includes(h.name.toLowerCase()));
-    const topVia = headers.findIndex((h) => h.name === 'Via');
-    const cleaned = headers.filter((h, i) => h.name !== 'Via' || i === topVia);
-    const cseq = parseCSeq(getHeader(inv, 'CSeq')!);
-    const viaField = cleaned[topVia];
-    if (viaField) viaField.value = formatVia(parseVia(getHeaderValues(inv, 'Via')[0]!));
-    const cancel: SipRequest = {
-      kind: 'request',
-      method: 'CANCEL',
-      uri: inv.uri,
-      headers: [...cleaned.map((h) => ({ ...h })), { name: 'CSeq', value: `${cseq.seq} CANCEL` }],
-      body: Buffer.alloc(0),
-    };
-    this.#o.port.sendRequest(cancel, b.dest, { response: () => {}, timeout: () => {}, transportError: () => {} });
+    this.#o.port.sendRequest(createCancel(b.request), b.dest, { response: () => {}, timeout: () => {}, transportError: () => {} });
   }
 
   #clearTimerC(b: Branch): void {
