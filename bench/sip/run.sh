@@ -144,7 +144,7 @@ offer_time() {
 to_ms() { awk -F: '{printf "%.3f", ($1*3600+$2*60+$3)*1000+$4/1000}' <<<"$1"; }
 ticks_of() { # utime+stime of the given PIDs (those that still exist), in clock ticks
   local t=0 p x; for p in "$@"; do x=$(awk '{sub(/^.*\) /,""); print $12+$13}' "/proc/$p/stat" 2>/dev/null); t=$((t + ${x:-0})); done; echo $t; }
-host_ticks() { awk '/^cpu /{b=$2+$3+$4+$7+$8+$9; print b, b+$5+$6}' /proc/stat; }
+host_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; } # busy ticks of all cores
 transport_flag() { case $1 in call_tcp) echo t1;; *) echo u1;; esac; }
 sipp_common() { # name -> trace args (files in OUT, error file capped at 2 MB)
   echo -nostdin -trace_stat -stf "$OUT/$1.stat.csv" -fd 1 -trace_err -error_file "$OUT/$1.err" -max_log_size 2000000 \
@@ -170,24 +170,29 @@ stop_uas() { [ -n "$UAS_PID" ] && kill -USR1 "$UAS_PID" 2>/dev/null; stop_pid "$
 # run_step metric rate calls name -> STEP="success failed fail_pct achieved retrans rt_ms server_cpu sipp_cpu other_cpu aborted"
 # CPU in % of one core; sipp = caller + UAS; other = everything else on the machine (other people's work).
 run_step() {
-  local metric=$1 rate=$2 calls=$3 name=$4 t scen srv_pids s0 s1 u0 u1 hb0 ht0 hb1 ht1 t0 t1 sp=0 x f aborted=0 limit
+  local metric=$1 rate=$2 calls=$3 name=$4 t scen srv_pids s0 s1 u0 u1 hb0 hb1 t0 t1 sp=0 x f aborted=0 limit deadline
   t=$(transport_flag "$metric")
   rm -f "$OUT/$name".*
   local args=(-inf "$USERS_CSV" -key domain $DOMAIN -i $HOST -p $UAC_PORT -t "$t" -r "$rate" -rp 1000 -m "$calls"
               -l $((rate * 5 + 100 < 15000 ? rate * 5 + 100 : 15000)) -recv_timeout 5000 -timeout $((DURATION + 30))s $(sipp_common "$name"))
   if [ "$metric" = register ]; then scen=register.xml; else scen=uac_call.xml; args+=(-key callee uas -d 0); fi
-  srv_pids=$(descendants "$SERVER_PID"); s0=$(ticks_of $srv_pids); u0=$(ticks_of $UAS_PID); read -r hb0 ht0 < <(host_ticks); t0=$(date +%s.%N)
+  srv_pids=$(descendants "$SERVER_PID"); s0=$(ticks_of $srv_pids); u0=$(ticks_of $UAS_PID); hb0=$(host_ticks); t0=$(date +%s.%N)
   sipp -sf "$HERE/$scen" "${args[@]}" "$HOST:$PORT" > /dev/null 2>&1 &
   SIPP_PID=$!
-  limit=$(( (calls + 99) / 100 )) # 1% of the calls: once that many failed the verdict is known, stop early
+  # Once 1% of the calls have failed the verdict is known: stop early. SIGKILL, because sipp 3.6.1
+  # can deadlock in its SIGTERM handler; its stat file has a row per second, the last one is used.
+  # The deadline is a watchdog in case sipp hangs some other way (its own -timeout did not fire then).
+  limit=$(( (calls + 99) / 100 )) deadline=$((SECONDS + DURATION + 45))
   while kill -0 $SIPP_PID 2>/dev/null; do
     x=$(ticks_of $SIPP_PID); [ "$x" -gt "$sp" ] && sp=$x
     f=$(stat_field "$OUT/$name.stat.csv" 'FailedCall(C)')
-    if [ -n "$f" ] && [ "$calls" -ge 20 ] && [ "$f" -ge "$limit" ]; then aborted=1; kill -TERM $SIPP_PID 2>/dev/null; break; fi
+    if { [ -n "$f" ] && [ "$calls" -ge 20 ] && [ "$f" -ge "$limit" ]; } || ((SECONDS > deadline)); then
+      aborted=1; kill -KILL $SIPP_PID 2>/dev/null; break
+    fi
     sleep 0.5
   done
   wait $SIPP_PID 2>/dev/null; SIPP_PID=""
-  t1=$(date +%s.%N); s1=$(ticks_of $srv_pids); u1=$(ticks_of $UAS_PID); read -r hb1 ht1 < <(host_ticks)
+  t1=$(date +%s.%N); s1=$(ticks_of $srv_pids); u1=$(ticks_of $UAS_PID); hb1=$(host_ticks)
   local fs="$OUT/$name.stat.csv" succ fail retr rt el
   succ=$(stat_field "$fs" 'SuccessfulCall(C)'); fail=$(stat_field "$fs" 'FailedCall(C)'); retr=$(stat_field "$fs" 'Retransmissions(C)')
   rt=$(to_ms "$(stat_field "$fs" 'ResponseTime1(C)')"); el=$(offer_time "$fs" "$calls")
