@@ -3,10 +3,22 @@
  * Pure request → response logic over the location store; authentication is delegated, and the
  * clock is passed in, so it is tested without sockets.
  */
-import { getHeader, getHeaderValues, type Peer, type SipRequest, type SipResponse } from '../sip/message.ts';
-import { HeaderValueError, parseContact, parseCSeq, parseNameAddr, parseVia } from '../sip/header-values.ts';
+import {
+  cseqOf,
+  getHeader,
+  getHeaderValues,
+  requestUri,
+  toOf,
+  topVia,
+  uriOf,
+  type HeaderField,
+  type Peer,
+  type SipRequest,
+  type SipResponse,
+} from '../sip/message.ts';
+import { HeaderValueError, parseContact, type ContactAddress } from '../sip/header-values.ts';
 import { createResponse } from '../sip/response.ts';
-import { parseUri, SipUriError, type SipUri } from '../sip/uri.ts';
+import { SipUriError, type SipUri } from '../sip/uri.ts';
 import type { Binding, LocationStore } from './location-store.ts';
 
 export interface RegistrarOptions {
@@ -45,13 +57,13 @@ export class Registrar {
   #handle(req: SipRequest, source: Peer, authUser: string, now: number): SipResponse {
     const o = this.#opts;
     // §10.3 step 1: the Request-URI names the domain this registrar is responsible for.
-    const ruri = parseUri(req.uri);
+    const ruri = requestUri(req);
     if (!o.isLocalDomain(ruri.host)) return createResponse(req, 403, { reason: 'Forbidden (not our domain)' });
 
     // Step 5: the To header holds the address-of-record.
     const toValue = getHeader(req, 'To');
     if (!toValue) return createResponse(req, 400, { reason: 'Missing To' });
-    const to = parseUri(parseNameAddr(toValue).uri);
+    const to = uriOf(req, toOf(req)!.uri);
     if ((to.scheme !== 'sip' && to.scheme !== 'sips') || !to.user || !o.isLocalDomain(to.host))
       return createResponse(req, 404, { reason: 'Not Found' });
     // Step 4: an authenticated user may only register their own address-of-record.
@@ -61,7 +73,7 @@ export class Registrar {
     const aor = to.user;
 
     const callId = getHeader(req, 'Call-ID')!;
-    const cseq = parseCSeq(getHeader(req, 'CSeq')!).seq;
+    const cseq = cseqOf(req).seq;
     const expiresHeader = getHeader(req, 'Expires');
     let headerExpires: number | undefined;
     if (expiresHeader !== undefined) {
@@ -70,7 +82,8 @@ export class Registrar {
     }
     const contacts = getHeaderValues(req, 'Contact').map((c) => parseContact(c));
     const paths = getHeaderValues(req, 'Path');
-    const supported = new Set(getHeaderValues(req, 'Supported').map((s) => s.toLowerCase()));
+    // Whether the UA supports outbound: looked at only when a contact asks for it.
+    let supportsOutbound: boolean | undefined;
     let outboundUsed = false;
 
     // Step 6: "*" removes every binding, and only with Expires: 0 and no other Contact.
@@ -85,12 +98,11 @@ export class Registrar {
     }
 
     // Validate every contact first so that a bad one changes nothing (step 7 is all or nothing).
-    type Change = { key: string; binding?: Binding };
     const changes: Change[] = [];
-    const topVia = parseVia(getHeaderValues(req, 'Via')[0]!);
+    const via = topVia(req);
     for (const c of contacts) {
       if (c.star) continue;
-      const uri = parseUri(c.uri);
+      const uri = uriOf(req, c.uri);
       // §10.2.1.1: the Contact's expires parameter wins over the Expires header.
       let expires = c.expires ?? headerExpires ?? o.defaultExpires;
       // §10.3 step 6 and §20.23: a nonzero interval below the minimum is refused with 423.
@@ -102,7 +114,7 @@ export class Registrar {
       const regIdRaw = c.params.get('reg-id') ?? undefined;
       const regId = regIdRaw !== undefined && /^\d{1,10}$/.test(regIdRaw) ? Number(regIdRaw) : undefined;
       // RFC 5626 §6: outbound applies with both +sip.instance and reg-id, on a UA that says it supports it.
-      const outbound = instance !== undefined && regId !== undefined && supported.has('outbound');
+      const outbound = instance !== undefined && regId !== undefined && (supportsOutbound ??= supports(req, 'outbound'));
       if (outbound) outboundUsed = true;
       const key = outbound ? `ob:${instance}:${regId}` : instance !== undefined ? `gruu:${instance}` : `uri:${normalizeUri(uri)}`;
 
@@ -114,33 +126,25 @@ export class Registrar {
       }
       // Send later requests back along the flow when the UA needs it: outbound, a connection
       // (the only way into a browser), or a NAT'ed UDP phone that asked for rport (RFC 3581).
-      const useFlow = outbound || source.transport !== 'udp' || topVia.params.has('rport');
-      const contactParams = [...c.params]
-        .filter(([k]) => k !== 'expires' && k !== 'q')
-        .map(([k, v]) => (v === null ? `;${k}` : `;${k}=${v}`))
-        .join('');
-      changes.push({
+      const useFlow = outbound || source.transport !== 'udp' || via.params.has('rport');
+      const binding: Binding = {
+        aor,
+        contact: c.uri,
         key,
-        binding: {
-          aor,
-          contact: c.uri,
-          key,
-          q,
-          expiresAt: now + expires * 1000,
-          callId,
-          cseq,
-          ...(instance !== undefined ? { instanceId: instance } : {}),
-          ...(regId !== undefined ? { regId } : {}),
-          path: paths,
-          ...(useFlow ? { flow: { ...source } } : {}),
-          contactParams,
-        },
-      });
+        q,
+        expiresAt: now + expires * 1000,
+        callId,
+        cseq,
+        path: paths,
+        contactParams: contactParams(c),
+      };
+      if (instance !== undefined) binding.instanceId = instance;
+      if (regId !== undefined) binding.regId = regId;
+      if (useFlow) binding.flow = { ...source };
+      changes.push({ key, binding });
     }
 
-    const current = new Set(this.#store.lookup(aor, now).map((b) => b.key));
-    for (const ch of changes) ch.binding ? current.add(ch.key) : current.delete(ch.key);
-    if (current.size > o.maxContactsPerAor) return createResponse(req, 403, { reason: 'Forbidden (too many contacts)' });
+    if (this.#countAfter(aor, changes, now) > o.maxContactsPerAor) return createResponse(req, 403, { reason: 'Forbidden (too many contacts)' });
 
     for (const ch of changes) {
       if (ch.binding) this.#store.upsert(ch.binding);
@@ -149,20 +153,71 @@ export class Registrar {
     return this.#ok(req, aor, now, outboundUsed, paths);
   }
 
+  /**
+   * Number of unexpired bindings of `aor` once `changes` are applied: each key ends up bound or
+   * not according to the last change that names it, other keys as they are now.
+   */
+  #countAfter(aor: string, changes: readonly Change[], now: number): number {
+    let n = 0;
+    for (const b of this.#store.all(aor)) {
+      if (b.expiresAt <= now) continue;
+      let named = false;
+      for (const ch of changes) if (ch.key === b.key) named = true;
+      if (!named) n++;
+    }
+    for (let i = 0; i < changes.length; i++) {
+      const ch = changes[i]!;
+      let last = true;
+      for (let j = i + 1; j < changes.length; j++) if (changes[j]!.key === ch.key) last = false;
+      if (last && ch.binding) n++;
+    }
+    return n;
+  }
+
   /** §10.3 step 8: the 200 lists every current binding with its remaining time. */
   #ok(req: SipRequest, aor: string, now: number, outbound: boolean, paths: string[] = []): SipResponse {
-    const headers = this.#store.lookup(aor, now).map((b) => ({
-      name: 'Contact',
-      value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}${b.q !== 1 ? `;q=${b.q}` : ''}${b.contactParams}`,
-    }));
+    const headers: HeaderField[] = [];
+    for (const b of this.#store.lookup(aor, now)) {
+      headers.push({
+        name: 'Contact',
+        value: `<${b.contact}>;expires=${Math.max(0, Math.round((b.expiresAt - now) / 1000))}${b.q !== 1 ? `;q=${b.q}` : ''}${b.contactParams}`,
+      });
+    }
     // RFC 3327 §5.3: the Path headers are echoed back in the 2xx.
     for (const p of paths) headers.push({ name: 'Path', value: p });
     // RFC 5626 §6: tell the UA its flow is being used for outbound.
     if (outbound) headers.push({ name: 'Require', value: 'outbound' });
     headers.push({ name: 'Supported', value: 'path, outbound' });
-    headers.push({ name: 'Date', value: new Date(now).toUTCString() });
+    headers.push({ name: 'Date', value: httpDate(now) });
     return createResponse(req, 200, { headers });
   }
+}
+
+type Change = { key: string; binding?: Binding };
+
+/** Does the request's Supported list this option tag (case-insensitively)? */
+function supports(req: SipRequest, tag: string): boolean {
+  for (const s of getHeaderValues(req, 'Supported')) if (s.toLowerCase() === tag) return true;
+  return false;
+}
+
+/** The Contact's header parameters other than expires and q, as written back in the 200. */
+function contactParams(c: ContactAddress): string {
+  let s = '';
+  for (const [k, v] of c.params) if (k !== 'expires' && k !== 'q') s += v === null ? `;${k}` : `;${k}=${v}`;
+  return s;
+}
+
+/** Date header value (RFC 3261 §20.17, RFC 1123 form), formatted once per second. */
+let dateSecond = Number.NaN;
+let dateText = '';
+function httpDate(now: number): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
 }
 
 /** URI comparison key close to §19.1.4: scheme, user, host (lower-cased), port, transport. */

@@ -11,9 +11,9 @@
  * request so the server can answer 400 (or 505) instead of dropping it silently.
  */
 import { isAscii } from 'node:buffer';
-import type { HeaderField, SipMessage, SipRequest, SipResponse } from './message.ts';
-import { splitHeaderValues } from './message.ts';
-import { isTokenChar, parseCSeq, parseNameAddr, parseVia } from './header-values.ts';
+import type { HeaderField, SipMessage, SipRequest } from './message.ts';
+import { MessageViews, ParsedRequest, ParsedResponse, splitHeaderValues } from './message.ts';
+import { isTokenChar, parseCSeq, parseNameAddr, parseVia, type NameAddr } from './header-values.ts';
 import { parseUri } from './uri.ts';
 
 export interface ParseLimits {
@@ -114,19 +114,27 @@ for (const name of WELL_KNOWN) CANONICAL.set(name.toLowerCase(), name);
 for (const [k, v] of Object.entries(COMPACT_FORMS)) CANONICAL.set(k, v);
 
 /**
- * Canonical names by first character, for matching the usual spelling in place without slicing
- * (most messages spell every header canonically, or use a compact form).
+ * Canonical names by first character and length, for matching the usual spelling in place
+ * without slicing (most messages spell every header canonically, or use a compact form).
  */
-const BY_FIRST: string[][] = Array.from({ length: 128 }, () => []);
-for (const name of WELL_KNOWN) BY_FIRST[name.charCodeAt(0)]!.push(name);
+const MAX_EXACT = 32;
+const BY_FIRST_LEN: (string[] | undefined)[] = new Array(128 * MAX_EXACT).fill(undefined);
+for (const name of WELL_KNOWN) (BY_FIRST_LEN[name.charCodeAt(0) * MAX_EXACT + name.length] ??= []).push(name);
 
 /** The canonical name if t[a, b) already is one, spelled exactly; else undefined. */
 function exactCanonical(t: string, a: number, b: number): string | undefined {
   const len = b - a;
   const c = t.charCodeAt(a);
   if (len === 1) return COMPACT_FORMS[String.fromCharCode(c | 0x20)];
-  const list = c < 128 ? BY_FIRST[c]! : undefined;
-  if (list) for (const name of list) if (name.length === len && t.startsWith(name, a)) return name;
+  if (c >= 128 || len >= MAX_EXACT) return undefined;
+  const list = BY_FIRST_LEN[c * MAX_EXACT + len];
+  if (list === undefined) return undefined;
+  for (let k = 0; k < list.length; k++) {
+    const name = list[k]!;
+    let i = 1;
+    while (i < len && t.charCodeAt(a + i) === name.charCodeAt(i)) i++;
+    if (i === len) return name;
+  }
   return undefined;
 }
 
@@ -200,7 +208,7 @@ const OTHER_VERSION = /^SIP\/\d{1,5}\.\d{1,5}$/i;
  * Request-URI sanity (§8.2.1, §25.1 Request-URI = SIP-URI / SIPS-URI / absoluteURI). SIP and tel
  * URIs are parsed fully; other schemes only need the absoluteURI shape (the core answers 416).
  */
-function checkRequestUri(uri: string): string | undefined {
+function checkRequestUri(uri: string, views: MessageViews): string | undefined {
   const n = uri.length;
   const c0 = n > 0 ? uri.charCodeAt(0) | 0x20 : 0;
   if (!(c0 >= 0x61 && c0 <= 0x7a)) return 'Malformed Request-URI';
@@ -227,6 +235,7 @@ function checkRequestUri(uri: string): string | undefined {
     }
     // §19.1.1 table 1: headers are not allowed in a Request-URI (RFC 4475 §3.1.2.11 escruri).
     if (parsed.headers.size > 0) return 'Headers Not Allowed in Request-URI';
+    views.addUri(uri, parsed);
   }
   return undefined;
 }
@@ -251,16 +260,6 @@ export function parseMessage(buf: Buffer, limits?: Partial<ParseLimits>): SipMes
   }
 }
 
-/** Header counts and first values the parser checks itself. */
-interface Tracked {
-  via: string[];
-  from: string[];
-  to: string[];
-  callId: string[];
-  cseq: string[];
-  maxForwards: string[];
-  contentLength: string[];
-}
 
 function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
   const len = buf.length;
@@ -299,32 +298,41 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
   const tlen = t.length;
 
   // ---- lines: every line ends in CRLF; a bare CR or LF is an error (it would split differently
-  // at the next hop: header smuggling). `lineEnd(ls)` returns [contentEnd, nextLineStart].
+  // at the next hop: header smuggling). `lineEnd(ls)` sets `le` (where the line's content ends)
+  // and `next` (where the next line starts).
   let badEol = false;
   // The next CR and LF at or after the current line, found once each: line starts only move
   // forward, so the whole scan stays linear even for input full of bare CRs or LFs.
   let nextNl = -2;
   let nextCr = -2;
-  const lineEnd = (ls: number): [number, number] => {
+  let le = 0;
+  let next = 0;
+  const lineEnd = (ls: number): void => {
     if (nextNl !== -1 && nextNl < ls) nextNl = t.indexOf('\n', ls);
     if (nextCr !== -1 && nextCr < ls) nextCr = t.indexOf('\r', ls);
     const nl = nextNl;
     const cr = nextCr;
     if (nl < 0) {
       if (cr >= 0) badEol = true;
-      return [tlen, tlen];
-    }
-    if (cr !== nl - 1) {
+      le = next = tlen;
+    } else if (cr !== nl - 1) {
       badEol = true;
       // Resynchronize at whichever came first so scanning still terminates.
-      const e = cr >= 0 && cr < nl ? cr : nl;
-      return [e, e + 1];
+      le = cr >= 0 && cr < nl ? cr : nl;
+      next = le + 1;
+    } else {
+      le = cr;
+      next = nl + 1;
     }
-    return [cr, nl + 1];
   };
 
+  // Views of the headers checked below, handed to the message so nobody parses them again.
+  const views = new MessageViews();
+
   // ---- start line (§7.1, §7.2)
-  const [slEnd, afterSl] = lineEnd(0);
+  lineEnd(0);
+  const slEnd = le;
+  const afterSl = next;
   if (slEnd > lim.maxLineLength) throw new SipParseError('Start Line Too Long');
   let kind: 'request' | 'response';
   let method = '';
@@ -371,7 +379,7 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
     if (sp2 < 0 || uri.length === 0) {
       fail('Bad Request-Line');
     } else if (isSip20(t, sp2 + 1, slEnd)) {
-      const bad = checkRequestUri(uri);
+      const bad = checkRequestUri(uri, views);
       if (bad) fail(bad);
     } else if (OTHER_VERSION.test(t.slice(sp2 + 1, slEnd))) {
       fail('Version Not Supported', 505);
@@ -382,20 +390,35 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
 
   // ---- header fields (§7.3), folded lines joined with a single SP (§7.3.1)
   const headers: HeaderField[] = [];
-  const tr: Tracked = { via: [], from: [], to: [], callId: [], cseq: [], maxForwards: [], contentLength: [] };
+  // Header counts and first values the parser checks itself (Via: every line).
+  let viaCount = 0;
+  let firstVia = '';
+  let moreVias: string[] | undefined;
+  let fromCount = 0;
+  let firstFrom = '';
+  let toCount = 0;
+  let firstTo = '';
+  let callIdCount = 0;
+  let firstCallId = '';
+  let cseqCount = 0;
+  let firstCSeq = '';
+  let mfCount = 0;
+  let firstMf = '';
+  let clCount = 0;
+  let firstCl = '';
   let pos = afterSl;
   let fields = 0;
   if (pos < tlen && (t.charCodeAt(pos) === 0x20 || t.charCodeAt(pos) === 0x09)) fail('Bad Header Folding');
   while (pos < tlen) {
     const ls = pos;
-    let [le, next] = lineEnd(ls);
+    lineEnd(ls);
     // Continuation lines start with SP or HTAB.
     let folded = false;
     while (next < tlen) {
       const c = t.charCodeAt(next);
       if (c !== 0x20 && c !== 0x09) break;
       folded = true;
-      [le, next] = lineEnd(next);
+      lineEnd(next);
       if (le - ls > lim.maxLineLength) throw new SipParseError('Header Too Long');
     }
     pos = next;
@@ -410,36 +433,41 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
     // field-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     let ne = colon;
     while (ne > ls && (t.charCodeAt(ne - 1) === 0x20 || t.charCodeAt(ne - 1) === 0x09)) ne--;
-    let nameOk = ne > ls;
-    for (let i = ls; i < ne && nameOk; i++) if (!isTokenChar(t.charCodeAt(i))) nameOk = false;
-    if (!nameOk) {
-      fail('Malformed Header');
-      continue;
+    // A well-known name spelled canonically is a token; anything else is checked.
+    let name = ne > ls ? exactCanonical(t, ls, ne) : undefined;
+    if (name === undefined) {
+      let nameOk = ne > ls;
+      for (let i = ls; i < ne && nameOk; i++) if (!isTokenChar(t.charCodeAt(i))) nameOk = false;
+      if (!nameOk) {
+        fail('Malformed Header');
+        continue;
+      }
+      name = canonicalHeaderName(t.slice(ls, ne));
     }
-    const name = exactCanonical(t, ls, ne) ?? canonicalHeaderName(t.slice(ls, ne));
     const value = folded ? unfold(t, colon + 1, le) : trimmed(t, colon + 1, le);
     headers.push({ name, value });
     switch (name) {
       case 'Via':
-        tr.via.push(value);
+        if (viaCount++ === 0) firstVia = value;
+        else (moreVias ??= []).push(value);
         break;
       case 'From':
-        tr.from.push(value);
+        if (fromCount++ === 0) firstFrom = value;
         break;
       case 'To':
-        tr.to.push(value);
+        if (toCount++ === 0) firstTo = value;
         break;
       case 'Call-ID':
-        tr.callId.push(value);
+        if (callIdCount++ === 0) firstCallId = value;
         break;
       case 'CSeq':
-        tr.cseq.push(value);
+        if (cseqCount++ === 0) firstCSeq = value;
         break;
       case 'Max-Forwards':
-        tr.maxForwards.push(value);
+        if (mfCount++ === 0) firstMf = value;
         break;
       case 'Content-Length':
-        tr.contentLength.push(value);
+        if (clCount++ === 0) firstCl = value;
         break;
     }
   }
@@ -447,36 +475,58 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
 
   // ---- mandatory headers (§8.1.1; §8.2.2 ff. for what a UAS/proxy checks)
   let topViaOk = false;
-  if (tr.via.length === 0) fail('Missing Via Header');
+  if (viaCount === 0) fail('Missing Via Header');
   else {
     let first = true;
-    for (const line of tr.via) {
-      const parts = line.indexOf(',') < 0 ? (line ? [line] : []) : splitHeaderValues(line);
-      if (parts.length === 0) fail('Malformed Via Header');
-      for (const part of parts) {
-        try {
-          parseVia(part);
-          if (first) topViaOk = true;
-        } catch {
-          fail('Malformed Via Header');
-          // Broken parameters still leave a sent-by to answer to (RFC 4475 §3.1.2.1 badinv01
-          // expects a 400): the response only echoes the Via back.
-          if (first) topViaOk = sentByReadable(part);
-        }
-        first = false;
+    const checkViaLine = (line: string) => {
+      if (line.indexOf(',') < 0) {
+        if (line) checkVia(line);
+        else fail('Malformed Via Header');
+        return;
       }
-    }
+      const parts = splitHeaderValues(line);
+      if (parts.length === 0) fail('Malformed Via Header');
+      for (const part of parts) checkVia(part);
+    };
+    const checkVia = (part: string) => {
+      try {
+        const via = parseVia(part);
+        if (first) {
+          topViaOk = true;
+          views.viaValue = part;
+          views.via = via;
+        }
+      } catch {
+        fail('Malformed Via Header');
+        // Broken parameters still leave a sent-by to answer to (RFC 4475 §3.1.2.1 badinv01
+        // expects a 400): the response only echoes the Via back.
+        if (first) topViaOk = sentByReadable(part);
+      }
+      first = false;
+    };
+    checkViaLine(firstVia);
+    if (moreVias !== undefined) for (const line of moreVias) checkViaLine(line);
   }
-  checkAddress(tr.from, 'From');
-  checkAddress(tr.to, 'To');
-  if (tr.callId.length === 0) fail('Missing Call-ID Header');
-  else if (tr.callId.length > 1) fail('Multiple Call-ID Headers');
-  else if (!isValidCallId(tr.callId[0]!)) fail('Malformed Call-ID Header');
-  if (tr.cseq.length === 0) fail('Missing CSeq Header');
-  else if (tr.cseq.length > 1) fail('Multiple CSeq Headers');
+  const from = checkAddress(fromCount, firstFrom, 'From');
+  if (from !== undefined) {
+    views.fromValue = firstFrom;
+    views.from = from;
+  }
+  const to = checkAddress(toCount, firstTo, 'To');
+  if (to !== undefined) {
+    views.toValue = firstTo;
+    views.to = to;
+  }
+  if (callIdCount === 0) fail('Missing Call-ID Header');
+  else if (callIdCount > 1) fail('Multiple Call-ID Headers');
+  else if (!isValidCallId(firstCallId)) fail('Malformed Call-ID Header');
+  if (cseqCount === 0) fail('Missing CSeq Header');
+  else if (cseqCount > 1) fail('Multiple CSeq Headers');
   else {
     try {
-      const cseq = parseCSeq(tr.cseq[0]!);
+      const cseq = parseCSeq(firstCSeq);
+      views.cseqValue = firstCSeq;
+      views.cseq = cseq;
       // The CSeq method must be the request's method (§8.1.1.5, §20.16); ACK and CANCEL are no
       // exception, they carry ACK and CANCEL (§17.1.1.3, §9.1). RFC 4475 §3.1.2.17-18 mismatch01/02.
       if (kind === 'request' && cseq.method !== method) fail('CSeq Method Mismatch');
@@ -484,20 +534,20 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
       fail('Malformed CSeq Header');
     }
   }
-  if (kind === 'request' && tr.maxForwards.length > 0) {
+  if (kind === 'request' && mfCount > 0) {
     // Max-Forwards = 1*DIGIT, 0-255 (§20.22; RFC 4475 §3.1.2.4 scalar02 sends 300).
-    if (tr.maxForwards.length > 1) fail('Multiple Max-Forwards Headers');
+    if (mfCount > 1) fail('Multiple Max-Forwards Headers');
     else {
-      const mf = parseDigits(tr.maxForwards[0]!, 3);
+      const mf = parseDigits(firstMf, 3);
       if (mf < 0 || mf > 255) fail('Malformed Max-Forwards Header');
     }
   }
 
   // ---- body (§7.4, §18.3, §20.14)
   let contentLength = -1;
-  if (tr.contentLength.length > 1) fail('Multiple Content-Length Headers'); // RFC 4475 §3.3.9 mcl01
-  else if (tr.contentLength.length === 1) {
-    contentLength = parseDigits(tr.contentLength[0]!, 10);
+  if (clCount > 1) fail('Multiple Content-Length Headers'); // RFC 4475 §3.3.9 mcl01
+  else if (clCount === 1) {
+    contentLength = parseDigits(firstCl, 10);
     if (contentLength < 0) fail('Malformed Content-Length Header'); // RFC 4475 §3.1.2.3 ncl
   }
   let body = EMPTY;
@@ -515,29 +565,25 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
 
   if (firstError !== undefined) {
     // A bare CR or LF means the next hop could read the headers differently: never echo them.
-    const answerable =
-      kind === 'request' && !badEol && topViaOk && tr.from.length > 0 && tr.to.length > 0 && tr.callId.length > 0 && tr.cseq.length > 0;
+    const answerable = kind === 'request' && !badEol && topViaOk && fromCount > 0 && toCount > 0 && callIdCount > 0 && cseqCount > 0;
     const partial: SipRequest | undefined = answerable ? { kind: 'request', method, uri, headers, body } : undefined;
     throw new SipParseError(firstError, { status: firstStatus, partial });
   }
 
-  if (kind === 'request') {
-    const req: SipRequest = { kind: 'request', method, uri, headers, body };
-    return req;
-  }
-  const res: SipResponse = { kind: 'response', status, reason, headers, body };
-  return res;
+  if (kind === 'request') return new ParsedRequest(method, uri, headers, body, views);
+  return new ParsedResponse(status, reason, headers, body, views);
 
-  function checkAddress(values: string[], name: string): void {
-    if (values.length === 0) fail(`Missing ${name} Header`);
-    else if (values.length > 1) fail(`Multiple ${name} Headers`); // RFC 4475 §3.3.8 multi01
+  function checkAddress(count: number, value: string, name: string): NameAddr | undefined {
+    if (count === 0) fail(`Missing ${name} Header`);
+    else if (count > 1) fail(`Multiple ${name} Headers`); // RFC 4475 §3.3.8 multi01
     else {
       try {
-        parseNameAddr(values[0]!); // quotbal, baddn, badaspec
+        return parseNameAddr(value); // quotbal, baddn, badaspec
       } catch {
         fail(`Malformed ${name} Header`);
       }
     }
+    return undefined;
   }
 }
 

@@ -7,7 +7,7 @@
  * `env.timers`; it never opens a socket or a Node timer.
  */
 import type { HeaderField, Peer, SipRequest, SipResponse } from '../message.ts';
-import { getHeader, getHeaderLines, isReliable, splitHeaderValues } from '../message.ts';
+import { getHeader, getHeaderLines, isReliable, topViaValue } from '../message.ts';
 import { parseCSeq } from '../header-values.ts';
 import { createResponse } from '../response.ts';
 import { transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
@@ -380,12 +380,7 @@ export class NonInviteClientTransaction {
 // Requests built from the original request
 // ---------------------------------------------------------------------------------------------
 
-/** The topmost Via value of a message (first value of the first Via field line), or undefined. */
-export function topViaValue(msg: SipRequest | SipResponse): string | undefined {
-  const line = getHeader(msg, 'Via');
-  if (line === undefined) return undefined;
-  return line.indexOf(',') < 0 ? line : splitHeaderValues(line)[0];
-}
+export { topViaValue } from '../message.ts';
 
 /** Via, Route and Max-Forwards of a request built hop-by-hop from `original` (§17.1.1.3, §9.1). */
 function hopHeaders(original: SipRequest): HeaderField[] {

@@ -7,7 +7,7 @@
  * last response. It is pure logic: it sends through `env.send` and schedules through `env.timers`.
  */
 import type { Peer, SipRequest, SipResponse } from '../message.ts';
-import { isReliable } from '../message.ts';
+import { isReliable, releaseViews } from '../message.ts';
 import { createResponse } from '../response.ts';
 import { transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
 
@@ -130,10 +130,12 @@ export class InviteServerTransaction {
           // stays in Proceeding
         } else if (status < 300) {
           // RFC 6026 §8.5: Accepted, Timer L; the TU (not the transaction) retransmits 2xx.
+          releaseViews(this.request);
           this.#transition('accepted');
           this.#timer = this.#env.timers.schedule(this.#env.values.L, () => this.#onTimerL());
         } else {
           // §17.2.1: Completed; Timer G retransmits on unreliable transports, Timer H waits for the ACK.
+          releaseViews(this.request);
           this.#transition('completed');
           if (!isReliable(this.destination.transport)) {
             this.#interval = this.#env.values.G;
@@ -358,6 +360,7 @@ export class NonInviteServerTransaction {
       return true;
     }
     // Completed; Timer J (64*T1 on UDP, 0 on reliable) absorbs request retransmissions.
+    releaseViews(this.request);
     this.#transition('completed');
     const reliable = isReliable(this.destination.transport);
     if (!reliable) this.#timer = this.#env.timers.schedule(this.#env.values.J, () => this.#onTimerJ());

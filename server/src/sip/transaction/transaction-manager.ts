@@ -8,12 +8,11 @@
  * runs on the injected {@link TimerService} (a {@link TimerWheel} by default).
  */
 import type { Peer, SipMessage, SipRequest, SipResponse } from '../message.ts';
-import { getHeader } from '../message.ts';
-import { parseCSeq, parseVia, type Via } from '../header-values.ts';
+import { cseqOf, getHeader, topVia, topViaValue } from '../message.ts';
+import type { Via } from '../header-values.ts';
 import {
   InviteClientTransaction,
   NonInviteClientTransaction,
-  topViaValue,
   type ClientTransaction,
   type ClientTransactionUser,
 } from './client-transaction.ts';
@@ -228,7 +227,7 @@ export class TransactionManager {
    */
   createClientTransaction(request: SipRequest, destination: Peer, user: ClientTransactionUser): ClientTransaction {
     if (request.method === 'ACK') throw new TypeError('ACK is not sent in a client transaction');
-    const via = parseTopVia(request);
+    const via = topVia(request);
     const branch = via.params.get('branch');
     if (!branch || !branch.startsWith(BRANCH_MAGIC_COOKIE)) {
       throw new TypeError('a client transaction needs a top Via branch starting with z9hG4bK');
@@ -352,18 +351,6 @@ export class TransactionManager {
 // ---------------------------------------------------------------------------------------------
 // Parts are joined with "\n", which cannot occur in an unfolded header value or a Request-URI.
 
-function parseTopVia(msg: SipMessage): Via {
-  const value = topViaValue(msg);
-  if (value === undefined) throw new TypeError('message without Via');
-  return parseVia(value);
-}
-
-function cseqOf(msg: SipMessage): { seq: number; method: string } {
-  const value = getHeader(msg, 'CSeq');
-  if (value === undefined) throw new TypeError('message without CSeq');
-  return parseCSeq(value);
-}
-
 /** sent-by of a Via (host lower-cased: host names compare case-insensitively, §19.1.4). */
 function sentBy(via: Via): string {
   return via.port === undefined ? via.host.toLowerCase() : `${via.host.toLowerCase()}:${via.port}`;
@@ -382,14 +369,13 @@ function inviteKeyOf(key: string): string {
  * retransmission repeats them byte for byte.
  */
 function requestKeys(request: SipRequest): RequestKeys {
-  const viaValue = topViaValue(request);
-  if (viaValue === undefined) throw new TypeError('request without Via');
-  const via = parseVia(viaValue);
+  const via = topVia(request);
   const branch = via.params.get('branch');
   if (branch && branch.startsWith(BRANCH_MAGIC_COOKIE)) {
     const method = request.method === 'ACK' ? 'INVITE' : request.method;
     return { key: `${branch}\n${sentBy(via)}\n${method}` };
   }
+  const viaValue = topViaValue(request)!;
   const cseq = cseqOf(request);
   const callId = getHeader(request, 'Call-ID') ?? '';
   const fromTag = tagOf(getHeader(request, 'From'));
@@ -406,7 +392,7 @@ function requestKeys(request: SipRequest): RequestKeys {
  * one of our client transactions (they all have one): its key '' matches nothing, so it is stray.
  */
 function responseKey(response: SipResponse): string {
-  const via = parseTopVia(response);
+  const via = topVia(response);
   const branch = via.params.get('branch');
   return branch ? `${branch}\n${cseqOf(response).method}` : '';
 }
