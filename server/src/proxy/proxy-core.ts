@@ -9,19 +9,26 @@
 import type { Logger } from '../logger.ts';
 import {
   cloneMessage,
+  countHeaderValues,
+  firstHeaderValue,
+  fromOf,
   getHeader,
   getHeaderValues,
   getHeaderLines,
+  isHeaderNamed,
   prependHeader,
   removeHeader,
+  requestUri,
   setHeader,
+  toOf,
+  uriOf,
   type Peer,
   type SipMessage,
   type SipRequest,
   type SipResponse,
   type TransportName,
 } from '../sip/message.ts';
-import { getTag, parseNameAddr, parseVia } from '../sip/header-values.ts';
+import { parseNameAddr, parseVia } from '../sip/header-values.ts';
 import { createResponse, randomToken } from '../sip/response.ts';
 import { createCancel } from '../sip/transaction/client-transaction.ts';
 import { parseUri, type SipUri } from '../sip/uri.ts';
@@ -91,6 +98,8 @@ interface Branch {
 class ResponseContext {
   readonly branches: Branch[] = [];
   finalSent = false;
+  /** Set while the branches are being created: a branch that fails at once must not end the context early. */
+  forking = false;
   readonly stx: IncomingRequest;
   constructor(stx: IncomingRequest) {
     this.stx = stx;
@@ -127,20 +136,24 @@ export class ProxyCore {
     const loopHash = this.#loopHash(req);
     if (this.#isLoop(req, loopHash)) return respond(482);
     // §16.3 step 5: we support no option tags that a proxy must understand.
-    const proxyRequire = getHeaderValues(req, 'Proxy-Require');
-    if (proxyRequire.length) return respond(420, undefined, [{ name: 'Unsupported', value: proxyRequire.join(', ') }]);
+    if (getHeader(req, 'Proxy-Require') !== undefined) {
+      const proxyRequire = getHeaderValues(req, 'Proxy-Require');
+      if (proxyRequire.length) return respond(420, undefined, [{ name: 'Unsupported', value: proxyRequire.join(', ') }]);
+    }
 
     const routed = this.#preprocessRoutes(req);
-    const inDialog = getTag(getHeader(req, 'To') ?? '') !== undefined;
+    // A To tag means a request inside a dialog (a missing To throws here as a malformed one does).
+    const toTag = (toOf(req) ?? parseNameAddr('')).params.get('tag');
+    const inDialog = toTag !== undefined && toTag !== null;
 
     let targets: { uri: string; dest?: Peer; binding?: Binding }[];
     let ruri: SipUri;
     try {
-      ruri = parseUri(req.uri);
+      ruri = requestUri(req);
     } catch {
       return respond(416);
     }
-    const nextRoute = getHeaderValues(req, 'Route')[0];
+    const nextRoute = firstHeaderValue(req, 'Route');
 
     if (nextRoute !== undefined || routed.flow) {
       // Loose routing (§16.4/§16.6 step 6) or a dialog request whose flow we recorded: the
@@ -177,7 +190,9 @@ export class ProxyCore {
     const ctx = new ResponseContext(stx);
     if (req.method === 'INVITE') this.#contexts.set(req, ctx);
     this.#active++;
+    ctx.forking = true;
     for (const t of targets) this.#fork(ctx, t.uri, t.binding, t.dest, inDialog, loopHash);
+    ctx.forking = false;
     // Branches may all have failed synchronously (no route to any of them).
     this.#maybeFinish(ctx);
   }
@@ -209,11 +224,14 @@ export class ProxyCore {
     const fwd = cloneMessage(ack);
     setHeader(fwd, 'Max-Forwards', String(mf - 1));
     removeHeader(fwd, 'Proxy-Authorization');
-    void this.#resolve(fwd, routed.flow).then((dest) => {
+    const send = (dest: Peer | undefined) => {
       if (!dest || this.#o.isMyself(dest.address, dest.port)) return;
       this.#pushVia(fwd, dest.transport, `z9hG4bK${randomToken(8)}`);
       this.#o.port.sendStateless(fwd, dest);
-    });
+    };
+    const dest = this.#resolve(fwd, routed.flow);
+    if (dest instanceof Promise) void dest.then(send);
+    else send(dest);
   }
 
   /**
@@ -241,53 +259,60 @@ export class ProxyCore {
     }
     const branch: Branch = { request: fwd, dest: { transport: 'udp', address: '', port: 0 }, provisional: false, cancelled: false };
     ctx.branches.push(branch);
-    void this.#resolve(fwd, flow).then(
-      (dest) => {
-        if (!dest) {
-          branch.final = createResponse(req, binding ? 480 : 404, { reason: binding ? 'Temporarily Unavailable (flow gone)' : 'Not Found (no route)' });
-          this.#maybeFinish(ctx);
-          return;
-        }
-        // A contact or route that leads back to this proxy would only loop (§16.3 step 4).
-        if (this.#o.isMyself(dest.address, dest.port)) {
-          branch.final = createResponse(req, 482);
-          this.#maybeFinish(ctx);
-          return;
-        }
-        branch.dest = dest;
-        // §16.6 step 4: Record-Route on dialog-creating requests, two entries when the transport
-        // changes (or when a side needs a flow token) so each side sees an address it can reach.
-        if (!inDialog && DIALOG_CREATING.has(req.method)) this.#recordRoute(fwd, ctx.stx.source, dest, req, binding?.flow ? dest : undefined);
-        // §16.6 step 8: our Via, with a branch unique to this client transaction that carries
-        // the loop hash (§16.3 step 4): the same request coming back through us is a loop, a
-        // spiral (changed Request-URI) is not.
-        this.#pushVia(fwd, dest.transport, `z9hG4bK${loopHash}.${randomToken(6)}`);
-        this.#o.port.sendRequest(fwd, dest, {
-          response: (res) => this.#onResponse(ctx, branch, res),
-          timeout: () => this.#onBranchFailure(ctx, branch, 408),
-          transportError: () => this.#onBranchFailure(ctx, branch, 503),
-        });
-        if (req.method === 'INVITE' && this.#o.timerC !== 0) {
-          // §16.8 Timer C: an INVITE branch that rings forever is cancelled.
-          branch.timerC = setTimeout(() => {
-            if (branch.final) return;
-            if (branch.provisional) this.#cancelBranch(branch);
-            else this.#onBranchFailure(ctx, branch, 408);
-          }, this.#o.timerC ?? 180_000);
-          branch.timerC.unref();
-        }
-      },
-      (err: unknown) => {
-        this.#log.warn({ err }, 'next-hop resolution failed');
-        branch.final = createResponse(req, 503);
+    const forward = (dest: Peer | undefined) => {
+      if (!dest) {
+        branch.final = createResponse(req, binding ? 480 : 404, { reason: binding ? 'Temporarily Unavailable (flow gone)' : 'Not Found (no route)' });
         this.#maybeFinish(ctx);
-      },
-    );
+        return;
+      }
+      // A contact or route that leads back to this proxy would only loop (§16.3 step 4).
+      if (this.#o.isMyself(dest.address, dest.port)) {
+        branch.final = createResponse(req, 482);
+        this.#maybeFinish(ctx);
+        return;
+      }
+      branch.dest = dest;
+      // §16.6 step 4: Record-Route on dialog-creating requests, two entries when the transport
+      // changes (or when a side needs a flow token) so each side sees an address it can reach.
+      if (!inDialog && DIALOG_CREATING.has(req.method)) this.#recordRoute(fwd, ctx.stx.source, dest, req, binding?.flow ? dest : undefined);
+      // §16.6 step 8: our Via, with a branch unique to this client transaction that carries
+      // the loop hash (§16.3 step 4): the same request coming back through us is a loop, a
+      // spiral (changed Request-URI) is not.
+      this.#pushVia(fwd, dest.transport, `z9hG4bK${loopHash}.${randomToken(6)}`);
+      this.#o.port.sendRequest(fwd, dest, {
+        response: (res) => this.#onResponse(ctx, branch, res),
+        timeout: () => this.#onBranchFailure(ctx, branch, 408),
+        transportError: () => this.#onBranchFailure(ctx, branch, 503),
+      });
+      if (req.method === 'INVITE' && this.#o.timerC !== 0) {
+        // §16.8 Timer C: an INVITE branch that rings forever is cancelled.
+        branch.timerC = setTimeout(() => {
+          if (branch.final) return;
+          if (branch.provisional) this.#cancelBranch(branch);
+          else this.#onBranchFailure(ctx, branch, 408);
+        }, this.#o.timerC ?? 180_000);
+        branch.timerC.unref();
+      }
+    };
+    // A literal address, a flow or a failure is known at once; only DNS makes us wait.
+    const dest = this.#resolve(fwd, flow);
+    if (!(dest instanceof Promise)) {
+      forward(dest);
+      return;
+    }
+    dest.then(forward, (err: unknown) => {
+      this.#log.warn({ err }, 'next-hop resolution failed');
+      branch.final = createResponse(req, 503);
+      this.#maybeFinish(ctx);
+    });
   }
 
-  /** Where a forwarded request goes: a recorded flow, the top Route, or the Request-URI (§16.6 step 7, RFC 3263). */
-  async #resolve(fwd: SipRequest, flow: Peer | undefined): Promise<Peer | undefined> {
-    const route = getHeaderValues(fwd, 'Route')[0];
+  /**
+   * Where a forwarded request goes: a recorded flow, the top Route, or the Request-URI (§16.6
+   * step 7, RFC 3263). A promise only when DNS has to be asked.
+   */
+  #resolve(fwd: SipRequest, flow: Peer | undefined): Peer | undefined | Promise<Peer | undefined> {
+    const route = firstHeaderValue(fwd, 'Route');
     if (route === undefined && flow) return flow;
     let uri: SipUri;
     try {
@@ -300,8 +325,7 @@ export class ProxyCore {
     if (s) return s;
     const t = uri.params.get('transport')?.toLowerCase();
     if (t === 'ws' || t === 'wss') return undefined; // a browser is reachable only over its flow
-    const found = await this.#o.locator.locate(uri);
-    return found[0];
+    return this.#o.locator.locate(uri).then((found) => found[0]);
   }
 
   #recordRoute(fwd: SipRequest, source: Peer, dest: Peer, orig: SipRequest, destFlow: Peer | undefined): void {
@@ -310,7 +334,7 @@ export class ProxyCore {
     if (!inLocal || !outLocal) return;
     // A UA's own first hop is us when the request has a single Via: record its flow so requests
     // later in the dialog reach it even behind NAT or over a WebSocket (RFC 5626 §5.3).
-    const inToken = getHeaderValues(orig, 'Via').length === 1 ? this.#o.flowTokens.encode(source) : undefined;
+    const inToken = countHeaderValues(orig, 'Via', 2) === 1 ? this.#o.flowTokens.encode(source) : undefined;
     const outToken = destFlow ? this.#o.flowTokens.encode(destFlow) : undefined;
     const rr = (local: { host: string; port: number }, t: TransportName, token: string | undefined) =>
       `<sip:${token ? `${token}@` : ''}${formatHost(local.host)}:${local.port};transport=${t};lr>`;
@@ -340,15 +364,21 @@ export class ProxyCore {
     feed(getHeader(req, 'Call-ID'));
     feed(getHeader(req, 'From'));
     feed(getHeader(req, 'To'));
-    feed(getHeader(req, 'CSeq')?.split(/\s+/)[0]);
-    for (const r of getHeaderLines(req, 'Route')) feed(r);
-    for (const r of getHeaderLines(req, 'Proxy-Require')) feed(r);
+    const cseq = getHeader(req, 'CSeq');
+    if (cseq !== undefined) {
+      // The sequence number: what split(/\s+/)[0] gives, without the array.
+      const ws = cseq.search(/\s/);
+      feed(ws < 0 ? cseq : cseq.slice(0, ws));
+    }
+    for (const f of req.headers) if (isHeaderNamed(f.name, 'Route')) feed(f.value);
+    for (const f of req.headers) if (isHeaderNamed(f.name, 'Proxy-Require')) feed(f.value);
     return (h >>> 0).toString(36);
   }
 
   #isLoop(req: SipRequest, hash: string): boolean {
+    // Only a request that has been through a proxy before (a second Via) can be looping.
+    if (countHeaderValues(req, 'Via', 2) < 2) return false;
     const vias = getHeaderValues(req, 'Via');
-    if (vias.length < 2) return false;
     for (const v of vias.slice(1)) {
       let via;
       try {
@@ -367,24 +397,25 @@ export class ProxyCore {
    * in the last one we remove names the flow toward the next hop.
    */
   #preprocessRoutes(req: SipRequest): { ours: boolean; flow?: Peer } {
-    let ours = false;
-    let flow: Peer | undefined;
-    for (;;) {
-      const routes = getHeaderValues(req, 'Route');
-      const first = routes[0];
-      if (first === undefined) break;
+    if (getHeader(req, 'Route') === undefined) return NOT_ROUTED;
+    const routes = getHeaderValues(req, 'Route');
+    let n = 0;
+    let last: SipUri | undefined;
+    for (; n < routes.length; n++) {
       let uri: SipUri;
       try {
-        uri = parseUri(parseNameAddr(first).uri);
+        uri = uriOf(req, parseNameAddr(routes[n]!).uri);
       } catch {
         break;
       }
       if (!this.#o.isMyself(uri.host, uri.port)) break;
-      ours = true;
-      setRoutes(req, routes.slice(1));
-      flow = uri.user ? this.#o.flowTokens.decode(uri.user) : undefined;
+      last = uri;
     }
-    return { ours, ...(flow ? { flow } : {}) };
+    if (n === 0) return NOT_ROUTED;
+    setRoutes(req, routes.slice(n));
+    // The flow is the one named by the last entry removed.
+    const flow = last?.user ? this.#o.flowTokens.decode(last.user) : undefined;
+    return flow ? { ours: true, flow } : { ours: true };
   }
 
   // --- policy -----------------------------------------------------------------
@@ -405,7 +436,7 @@ export class ProxyCore {
 
   #fromIsLocal(req: SipRequest): boolean {
     try {
-      return this.#o.isLocalDomain(parseUri(parseNameAddr(getHeader(req, 'From') ?? '').uri).host);
+      return this.#o.isLocalDomain(uriOf(req, (fromOf(req) ?? parseNameAddr('')).uri).host);
     } catch {
       return false;
     }
@@ -457,7 +488,7 @@ export class ProxyCore {
 
   /** Step 6: when every branch has a final response, send the best one upstream. */
   #maybeFinish(ctx: ResponseContext): void {
-    if (ctx.finalSent) return;
+    if (ctx.finalSent || ctx.forking) return;
     if (ctx.branches.some((b) => !b.final)) return;
     ctx.finalSent = true;
     this.#done(ctx);
@@ -512,12 +543,33 @@ function setRoutes(req: SipRequest, routes: string[]): void {
 
 /** Remove the first Via value (which may share a field line with others). */
 function popTopVia(msg: SipMessage): void {
+  // Usual case: one Via per field line, all in a row, spelled "Via", values trimmed. Then the
+  // general rebuild below comes down to removing the first of them.
+  const headers = msg.headers;
+  const first = headers.findIndex((h) => h.name === 'Via');
+  if (first >= 0) {
+    let simple = true;
+    let end = first;
+    while (end < headers.length && headers[end]!.name === 'Via') {
+      const v = headers[end]!.value;
+      if (v.length === 0 || v.indexOf(',') >= 0 || v.trim() !== v) simple = false;
+      end++;
+    }
+    for (let j = end; simple && j < headers.length; j++) if (isHeaderNamed(headers[j]!.name, 'Via')) simple = false;
+    for (let j = 0; simple && j < first; j++) if (isHeaderNamed(headers[j]!.name, 'Via')) simple = false;
+    if (simple) {
+      headers.splice(first, 1);
+      return;
+    }
+  }
   const vias = getHeaderValues(msg, 'Via');
   const i = msg.headers.findIndex((h) => h.name === 'Via');
   removeHeader(msg, 'Via');
   const rest = vias.slice(1).map((value) => ({ name: 'Via', value }));
   msg.headers.splice(i < 0 ? 0 : i, 0, ...rest);
 }
+
+const NOT_ROUTED: { ours: boolean; flow?: Peer } = Object.freeze({ ours: false });
 
 function formatHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;

@@ -244,6 +244,11 @@ function lower(name: string): string {
   return l;
 }
 
+/** True if a field named `fieldName` is a `name` header (names compare case-insensitively). */
+export function isHeaderNamed(fieldName: string, name: string): boolean {
+  return fieldName === name || (fieldName.length === name.length && lower(fieldName) === lower(name));
+}
+
 /** First value of a header (the whole field line), or undefined. Names compare case-insensitively. */
 export function getHeader(msg: SipMessage, name: string): string | undefined {
   const headers = msg.headers;
@@ -288,6 +293,7 @@ export function setHeader(msg: SipMessage, name: string, value: string): void {
 
 /** Remove every field of that name. */
 export function removeHeader(msg: SipMessage, name: string): void {
+  if (getHeader(msg, name) === undefined) return;
   const n = lower(name);
   msg.headers = msg.headers.filter((h) => lower(h.name) !== n);
 }
@@ -335,8 +341,46 @@ export function splitHeaderValues(value: string): string[] {
 /** All values of a header across field lines, split at top-level commas. */
 export function getHeaderValues(msg: SipMessage, name: string): string[] {
   const out: string[] = [];
-  for (const line of getHeaderLines(msg, name)) for (const v of splitHeaderValues(line)) out.push(v);
+  for (const h of msg.headers) {
+    if (!isHeaderNamed(h.name, name)) continue;
+    const line = h.value;
+    if (line.indexOf(',') < 0) {
+      // What splitHeaderValues makes of a line without a comma.
+      const v = line.trim();
+      if (v) out.push(v);
+    } else for (const v of splitHeaderValues(line)) out.push(v);
+  }
   return out;
+}
+
+/** getHeaderValues(msg, name)[0] without splitting every line. */
+export function firstHeaderValue(msg: SipMessage, name: string): string | undefined {
+  for (const h of msg.headers) {
+    if (!isHeaderNamed(h.name, name)) continue;
+    const line = h.value;
+    if (line.indexOf(',') < 0) {
+      const v = line.trim();
+      if (v) return v;
+    } else {
+      const parts = splitHeaderValues(line);
+      if (parts.length > 0) return parts[0];
+    }
+  }
+  return undefined;
+}
+
+/** getHeaderValues(msg, name).length, counting no further than `limit`. */
+export function countHeaderValues(msg: SipMessage, name: string, limit = Infinity): number {
+  let n = 0;
+  for (const h of msg.headers) {
+    if (!isHeaderNamed(h.name, name)) continue;
+    const line = h.value;
+    if (line.indexOf(',') < 0) {
+      if (line.trim()) n++;
+    } else n += splitHeaderValues(line).length;
+    if (n >= limit) return n;
+  }
+  return n;
 }
 
 /** A shallow-enough copy for forwarding: header array and field objects are new, the body Buffer is shared. */
