@@ -5,7 +5,7 @@
 # usage: npm run bench:sip            (as root: installs sip-tester and kamailio if missing)
 #        bash bench/sip/run.sh --help
 #
-# For each server and each metric the bench starts a fresh server, runs a one-call smoke test,
+# For each server and each metric the bench starts a fresh server, runs a five-call smoke test,
 # then searches the highest offered rate that passes: fewer than 1% of the calls fail and sipp
 # achieves at least 90% of the offered rate. The search doubles the rate from START_* until a
 # step fails (halves it if the first fails), then bisects until the bracket is within PRECISION.
