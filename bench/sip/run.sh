@@ -22,6 +22,8 @@
 #   USERS=10000        load-test accounts lt1..ltN (password secret-ltN), registered round robin
 #   SERVERS="kamailio sotto"   METRICS="register call_udp call_tcp"
 #   KAMAILIO_SHM=1024  Kamailio shared memory (MB; 1024 needed above ~2,000 calls/s)
+#   WORKERS=auto       Sotto's sip.workers: "auto" = one SIP worker process per core (as Kamailio
+#                      runs several worker processes), 1 = a single process
 #   OUT=bench-out/sip/<date-time>   steps.csv, summary.txt, sipp and server logs
 # Every process the bench starts is stopped by its PID when it ends (also on Ctrl-C).
 set -uo pipefail
@@ -33,7 +35,7 @@ if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then sed -n '2,/^set -uo/p' "$0" 
 export DURATION=${DURATION:-15} REPEAT=${REPEAT:-1} MAX_STEPS=${MAX_STEPS:-6} PRECISION=${PRECISION:-20}
 export START_REGISTER=${START_REGISTER:-2000} START_CALL_UDP=${START_CALL_UDP:-500} START_CALL_TCP=${START_CALL_TCP:-500}
 export USERS=${USERS:-10000} SERVERS=${SERVERS:-kamailio sotto} METRICS=${METRICS:-register call_udp call_tcp}
-export KAMAILIO_SHM=${KAMAILIO_SHM:-1024}
+export KAMAILIO_SHM=${KAMAILIO_SHM:-1024} WORKERS=${WORKERS:-auto}
 export OUT=${OUT:-$ROOT/bench-out/sip/$(date +%Y%m%d-%H%M%S)}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -101,7 +103,8 @@ SOTTO_ENV=(SOTTO_DOMAIN=$DOMAIN SOTTO_DATA_DIR="$OUT/sotto-data" SOTTO_SIP__LIST
   SOTTO_SIP__UDP__PORT=$PORT SOTTO_SIP__TCP__PORT=$PORT SOTTO_SIP__TLS__ENABLED=false
   SOTTO_HTTP__HTTP__ENABLED=false SOTTO_HTTP__HTTPS__ENABLED=false SOTTO_LOG__LEVEL=warn
   SOTTO_AUTH__ALGORITHMS='[MD5]' SOTTO_SECURITY__RATE_LIMIT__PER_SECOND=1000000
-  SOTTO_SECURITY__RATE_LIMIT__BURST=1000000 SOTTO_SECURITY__BAN__EXEMPT_LOOPBACK=true)
+  SOTTO_SECURITY__RATE_LIMIT__BURST=1000000 SOTTO_SECURITY__BAN__EXEMPT_LOOPBACK=true
+  SOTTO_SIP__WORKERS=$WORKERS)
 prepare_server() {
   case $1 in
     kamailio) kamailio -c -f "$HERE/kamailio.cfg" > "$OUT/kamailio-check.log" 2>&1 \
@@ -119,7 +122,8 @@ start_server() { # name -> SERVER_PID, once it listens on UDP and TCP
   esac
   SERVER_PID=$!
   for ((i = 0; i < 200; i++)); do
-    if ss -Hlnu "sport = :$PORT" | grep -q . && ss -Hlnt "sport = :$PORT" | grep -q .; then sleep 0.5; return 0; fi
+    # Sotto with several workers is ready once the primary says so (the workers exchange their links).
+    if ss -Hlnu "sport = :$PORT" | grep -q . && ss -Hlnt "sport = :$PORT" | grep -q .; then sleep $([ "$1" = sotto ] && echo 1.5 || echo 0.5); return 0; fi
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1
   done
