@@ -14,7 +14,7 @@ import { isAscii } from 'node:buffer';
 import type { HeaderField, SipMessage, SipRequest } from './message.ts';
 import { MessageViews, ParsedRequest, ParsedResponse, splitHeaderValues } from './message.ts';
 import { isTokenChar, parseCSeq, parseNameAddr, parseVia, type NameAddr } from './header-values.ts';
-import { parseUri } from './uri.ts';
+import { knownScheme, parseUri } from './uri.ts';
 
 export interface ParseLimits {
   /** Largest message accepted, in bytes (default 65535, the largest UDP payload). */
@@ -225,8 +225,7 @@ function checkRequestUri(uri: string, views: MessageViews): string | undefined {
     // uric has no CTLs, space, '<', '>', '"' (RFC 4475 §3.1.2.7 ltgtruri) or non-ASCII.
     if (c <= 0x20 || c >= 0x7f || c === 0x3c || c === 0x3e || c === 0x22) return 'Malformed Request-URI';
   }
-  const scheme = i <= 4 ? uri.slice(0, i).toLowerCase() : '';
-  if (scheme === 'sip' || scheme === 'sips' || scheme === 'tel') {
+  if (knownScheme(uri, i) !== undefined) {
     let parsed;
     try {
       parsed = parseUri(uri);

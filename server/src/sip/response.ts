@@ -87,9 +87,9 @@ export interface ResponseOptions {
 export function createResponse(req: SipRequest, status: number, opts: ResponseOptions = {}): SipResponse {
   const headers: HeaderField[] = [];
   for (const h of req.headers) {
-    const n = h.name.toLowerCase();
-    if (n === 'via' || n === 'from' || n === 'call-id' || n === 'cseq') headers.push({ name: h.name, value: h.value });
-    else if (n === 'to') {
+    const kind = copiedKind(h.name);
+    if (kind === COPY) headers.push({ name: h.name, value: h.value });
+    else if (kind === TO) {
       let value = h.value;
       const tag = opts.toTag === undefined ? (status === 100 ? false : randomToken()) : opts.toTag;
       if (tag !== false && !hasTagParam(value)) value = `${value};tag=${tag}`;
@@ -107,8 +107,34 @@ export function createResponse(req: SipRequest, status: number, opts: ResponseOp
     status,
     reason: opts.reason ?? REASON_PHRASES[status] ?? 'Unknown',
     headers,
-    body: opts.body ?? Buffer.alloc(0),
+    body: opts.body ?? EMPTY_BODY,
   };
+}
+
+/** The body of every response created without one (zero bytes: nothing in it to change). */
+const EMPTY_BODY = Buffer.alloc(0);
+
+const SKIP = 0;
+const COPY = 1;
+const TO = 2;
+
+/** Which request headers a response copies: Via, From, Call-ID, CSeq as they are, To with a tag. */
+function copiedKind(name: string): number {
+  switch (name) {
+    // The parser's canonical spellings, without lower-casing.
+    case 'Via':
+    case 'From':
+    case 'Call-ID':
+    case 'CSeq':
+      return COPY;
+    case 'To':
+      return TO;
+  }
+  const len = name.length;
+  if (len !== 2 && len !== 3 && len !== 4 && len !== 7) return SKIP;
+  const n = name.toLowerCase();
+  if (n === 'via' || n === 'from' || n === 'call-id' || n === 'cseq') return COPY;
+  return n === 'to' ? TO : SKIP;
 }
 
 /** True if a name-addr / addr-spec header value carries a tag parameter outside the URI. */

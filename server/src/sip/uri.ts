@@ -26,9 +26,15 @@ export interface SipUri {
   port?: number;
   /** uri-parameters in order, names lower-cased, values unescaped; a flag (";lr") maps to null. */
   params: Map<string, string | null>;
-  /** URI headers ("?name=value&..."), unescaped, names as written. */
-  headers: Map<string, string>;
+  /**
+   * URI headers ("?name=value&..."), unescaped, names as written. Read-only: URIs without
+   * headers (nearly all) share one empty map.
+   */
+  headers: ReadonlyMap<string, string>;
 }
+
+/** The headers of every parsed URI that has none: never modified. */
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
 
 // ---- character classes (RFC 3261 §25.1) ----
 
@@ -184,6 +190,26 @@ export function parseIPv6(s: string): number[] | null {
   return [...head, ...new Array<number>(missing).fill(0), ...tail];
 }
 
+/** True for a dotted-quad IPv4 address; parseIPv4 without building the array. */
+function isIPv4(s: string): boolean {
+  let parts = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || v > 255 || parts === 4) return false;
+      parts++;
+      v = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39 && digits < 3) {
+      v = v * 10 + (c - 0x30);
+      digits++;
+    } else return false;
+  }
+  return parts === 4;
+}
+
 function parseIPv4(s: string): number[] | null {
   // Scanned by hand: this runs for every Via sent-by and every numeric host.
   const out: number[] = [];
@@ -228,7 +254,7 @@ export function isValidHost(host: string): boolean {
     } else if (!(cls(c) & C_HOST)) return false;
   }
   const top = host.charCodeAt(lastLabelStart);
-  if (top >= 0x30 && top <= 0x39) return end === n && parseIPv4(host) !== null;
+  if (top >= 0x30 && top <= 0x39) return end === n && isIPv4(host);
   return true;
 }
 
@@ -247,11 +273,25 @@ function hostKey(host: string): string {
 export function parseUri(s: string): SipUri {
   const colon = s.indexOf(':');
   if (colon <= 0) throw new SipUriError('missing URI scheme');
-  const scheme = colon <= 4 ? s.slice(0, colon).toLowerCase() : '';
   // §19.1.4: the scheme compares case-insensitively ("SIP:" is "sip:").
+  const scheme = knownScheme(s, colon);
   if (scheme === 'sip' || scheme === 'sips') return parseSip(s, colon + 1, scheme);
   if (scheme === 'tel') return parseTel(s, colon + 1);
   throw new SipUriError('unsupported URI scheme');
+}
+
+/** s[0, end) as "sip", "sips" or "tel" when it is one of them in any case, else undefined. */
+export function knownScheme(s: string, end: number): 'sip' | 'sips' | 'tel' | undefined {
+  if (end !== 3 && end !== 4) return undefined;
+  // c | 0x20 is a lower-case ASCII letter only for that letter and its upper case, so this
+  // compares as toLowerCase() would.
+  const a = s.charCodeAt(0) | 0x20;
+  const b = s.charCodeAt(1) | 0x20;
+  const c = s.charCodeAt(2) | 0x20;
+  const sip = a === 0x73 && b === 0x69 && c === 0x70;
+  if (end === 4) return sip && (s.charCodeAt(3) | 0x20) === 0x73 ? 'sips' : undefined;
+  if (sip) return 'sip';
+  return a === 0x74 && b === 0x65 && c === 0x6c ? 'tel' : undefined;
 }
 
 function parseSip(s: string, i: number, scheme: 'sip' | 'sips'): SipUri {
@@ -303,8 +343,10 @@ function parseSip(s: string, i: number, scheme: 'sip' | 'sips'): SipUri {
   }
   const params = new Map<string, string | null>();
   i = parseUriParams(s, i, params, C_PARAM);
-  const headers = new Map<string, string>();
+  let headers = NO_HEADERS;
   if (s.charCodeAt(i) === 0x3f /* ? */) {
+    const hs = new Map<string, string>();
+    headers = hs;
     i++;
     for (;;) {
       const start = i;
@@ -315,7 +357,7 @@ function parseSip(s: string, i: number, scheme: 'sip' | 'sips'): SipUri {
       const vstart = i;
       while (i < n && s.charCodeAt(i) !== 0x26) i++;
       const value = unescapeRange(s, vstart, i, C_HEADER, 'URI header');
-      if (!headers.has(name)) headers.set(name, value);
+      if (!hs.has(name)) hs.set(name, value);
       if (i >= n) break;
       i++; // '&'
     }
@@ -374,7 +416,7 @@ function parseTel(s: string, i: number): SipUri {
   const params = new Map<string, string | null>();
   i = parseUriParams(s, i, params, C_PARAM);
   if (i !== n) throw new SipUriError('unexpected character in tel URI');
-  return { scheme: 'tel', user: number, host: '', params, headers: new Map() };
+  return { scheme: 'tel', user: number, host: '', params, headers: NO_HEADERS };
 }
 
 // ---- formatting ----
