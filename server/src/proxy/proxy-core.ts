@@ -191,8 +191,11 @@ export class ProxyCore {
     if (req.method === 'INVITE') this.#contexts.set(req, ctx);
     this.#active++;
     ctx.forking = true;
-    for (const t of targets) this.#fork(ctx, t.uri, t.binding, t.dest, inDialog, loopHash);
-    ctx.forking = false;
+    try {
+      for (const t of targets) this.#fork(ctx, t.uri, t.binding, t.dest, inDialog, loopHash);
+    } finally {
+      ctx.forking = false;
+    }
     // Branches may all have failed synchronously (no route to any of them).
     this.#maybeFinish(ctx);
   }
