@@ -224,16 +224,21 @@ console.log(
 );
 
 // Heap the transaction layer retains per call while Timers I, K, L, M and J run.
+/** JS heap plus Buffer memory (serialized messages live outside the heap). */
+const retained = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
 const M = 5000;
 await run(M);
 const live = tx.size;
 gc();
 gc();
-const withTx = process.memoryUsage().heapUsed;
+const withTx = retained();
 tx.close();
 gc();
 gc();
-const without = process.memoryUsage().heapUsed;
+const without = retained();
 console.log(`memory: ${((withTx - without) / M).toFixed(0)} bytes per completed call (${live} live transactions, ${(live / M).toFixed(1)} per call)`);
 
 for (const s of sinks) s.close();
