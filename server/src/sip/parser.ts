@@ -554,12 +554,12 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
   if (contentLength < 0) {
     // No usable Content-Length: on a datagram the body runs to its end (§18.3); streams always
     // have one because StreamFramer insists on it.
-    if (available > 0) body = Buffer.from(buf.subarray(bodyStart, len));
+    if (available > 0) body = copyBody(buf, bodyStart, len);
   } else if (contentLength > available) {
     fail('Content-Length Exceeds Message'); // RFC 4475 §3.1.2.2 clerr
   } else if (contentLength > 0) {
     // Octets past Content-Length on a datagram are discarded (§18.3, RFC 4475 §3.1.1.8 dblreq).
-    body = Buffer.from(buf.subarray(bodyStart, bodyStart + contentLength));
+    body = copyBody(buf, bodyStart, bodyStart + contentLength);
   }
 
   if (firstError !== undefined) {
@@ -584,6 +584,37 @@ function parse(buf: Buffer, lim: Readonly<ParseLimits>): SipMessage {
     }
     return undefined;
   }
+}
+
+/**
+ * Bodies are copied into slabs of their own rather than Node's shared Buffer pool: a body lives
+ * as long as its message (an INVITE for Timer L, its forwarded copy for Timer M), and a slice of
+ * the shared pool keeps the whole 8 KiB slab alive with it, mostly full of long-dead serialized
+ * messages. Slabs here hold only bodies, which live about as long as one another.
+ */
+const BODY_SLAB_BYTES = 64 * 1024;
+/** Larger bodies get a Buffer of their own. */
+const BODY_SLAB_MAX = 4096;
+let bodySlab: Buffer<ArrayBuffer> | undefined;
+let bodySlabUsed = 0;
+
+/** A copy of buf[start, end). */
+function copyBody(buf: Buffer, start: number, end: number): Buffer<ArrayBuffer> {
+  const n = end - start;
+  if (n > BODY_SLAB_MAX) {
+    const own = Buffer.allocUnsafeSlow(n);
+    buf.copy(own, 0, start, end);
+    return own;
+  }
+  if (bodySlab === undefined || bodySlabUsed + n > BODY_SLAB_BYTES) {
+    bodySlab = Buffer.allocUnsafeSlow(BODY_SLAB_BYTES);
+    bodySlabUsed = 0;
+  }
+  const body = bodySlab.subarray(bodySlabUsed, bodySlabUsed + n);
+  buf.copy(body, 0, start, end);
+  // Keep the next body 8-byte aligned, as Node's pool does.
+  bodySlabUsed = (bodySlabUsed + n + 7) & ~7;
+  return body;
 }
 
 /** True if the sent-protocol and sent-by of a Via value parse, whatever its parameters look like. */

@@ -421,6 +421,19 @@ describe('Content-Length and body (RFC 3261 §7.4, §18.3, §20.14)', () => {
     expect(m.body.toString()).toBe('hello');
   });
 
+  it('keeps bodies apart, small or large, however many are parsed', () => {
+    const sizes = [1, 7, 8, 9, 100, 4095, 4096, 4097, 20000];
+    const bodies = [];
+    for (let round = 0; round < 40; round++) {
+      for (const n of sizes) {
+        const text = String.fromCharCode(0x41 + ((round + n) % 26)).repeat(n);
+        const m = parseMessage(request(undefined, { 'Content-Length': String(n) }, text), { maxMessageBytes: 65535 });
+        bodies.push({ m, text });
+      }
+    }
+    for (const { m, text } of bodies) expect(m.body.toString()).toBe(text);
+  });
+
   it.each(['0', '5', '00005', ' 5 '])('reads Content-Length %j', (v) => {
     expect(() => parseMessage(request(undefined, { 'Content-Length': v }, 'hello'))).not.toThrow();
   });
