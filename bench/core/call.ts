@@ -13,8 +13,10 @@
  * messages and the client's digest are not.
  *
  * Prints the median of RUNS runs after a warm-up run, each from an empty transaction table, and
- * the heap the transaction layer retains per completed call. Run it where port PORT (default
- * 33160) is free, e.g. `unshare -rn sh -c 'ip link set lo up; exec node bench/core/call.ts'`.
+ * the memory (JS heap and Buffers) the transaction layer retains per completed call. CPU time is
+ * measured per message as in bench/core/register.ts (about 1 µs per message of it is the
+ * measurement itself). Run it where port PORT (default 33160) is free, e.g.
+ * `unshare -rn sh -c 'ip link set lo up; exec node bench/core/call.ts'`.
  */
 import { hash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -223,7 +225,7 @@ console.log(
     `${median(perMsg).toFixed(1)} µs per received message (9 per call) (median of ${RUNS} x ${N}, server side)`,
 );
 
-// Heap the transaction layer retains per call while Timers I, K, L, M and J run.
+// Memory the transaction layer retains per call while Timers I, K, L, M and J run.
 /** JS heap plus Buffer memory (serialized messages live outside the heap). */
 const retained = () => {
   const m = process.memoryUsage();

@@ -10,8 +10,11 @@
  * timed per message; building the test messages and computing the client's digest are not.
  *
  * Prints the median of RUNS runs after one warm-up run (each starting from an empty transaction
- * table, so each holds up to 2N completed transactions at its end), and the heap retained per completed
- * (Timer J) non-INVITE server transaction. Run it where port PORT (default 33060) is free, e.g.
+ * table, so each holds up to 2N completed transactions at its end), and the memory (JS heap and
+ * Buffers) retained per completed (Timer J) non-INVITE server transaction. Per-message CPU time
+ * comes from process.threadCpuUsage() around each message, which itself adds about 1 µs per
+ * message; compare figures taken the same way, on the same machine, alternating before/after.
+ * Run it where port PORT (default 33060) is free, e.g.
  * `unshare -rn sh -c 'ip link set lo up; exec node bench/core/register.ts'`.
  */
 import { hash } from 'node:crypto';
@@ -146,8 +149,8 @@ console.log(
     `${(1e6 / medCpu / 2).toFixed(0)} registrations/s (median of ${RUNS} x ${N}, server side)`,
 );
 
-// Heap retained by completed transactions: everything the server still holds for them while
-// Timer J runs, measured as the heap freed when the transaction layer drops them all.
+// Memory retained by completed transactions: everything the server still holds for them while
+// Timer J runs, measured as what is freed when the transaction layer drops them all.
 /** JS heap plus Buffer memory (serialized messages live outside the heap). */
 const retained = () => {
   const m = process.memoryUsage();
