@@ -18,7 +18,7 @@ import { Registrar } from './registrar/registrar.ts';
 import { BanList } from './security/ban-list.ts';
 import { RateLimiter } from './security/rate-limiter.ts';
 import { LocalNames } from './sip/local-names.ts';
-import { getHeaderValues, type Peer, type SipRequest, type TransportName } from './sip/message.ts';
+import { getHeaderValues, requestUri, type Peer, type SipRequest, type TransportName } from './sip/message.ts';
 import { createResponse } from './sip/response.ts';
 import { TransactionManager } from './sip/transaction/transaction-manager.ts';
 import type { ServerTransaction } from './sip/transaction/server-transaction.ts';
@@ -249,7 +249,7 @@ export class SipServer {
     let toUs = false;
     let hasUser = false;
     try {
-      const ruri = parseUri(req.uri);
+      const ruri = requestUri(req);
       toUs = this.names.isMyself(ruri.host, ruri.port);
       hasUser = !!ruri.user;
     } catch {

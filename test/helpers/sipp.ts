@@ -70,6 +70,11 @@ export async function runSipp(o: SippOptions): Promise<SippResult> {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  return result(dir, code, stderr);
+}
+
+/** What a finished sipp run left in its directory. */
+function result(dir: string, code: number | null, stderr: string): SippResult {
   const stat = read(join(dir, 'stat.csv'));
   return {
     code,
@@ -94,14 +99,7 @@ export function startSipp(o: SippOptions): { child: ChildProcess; stop(): Promis
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       const code = await exited;
       clearTimeout(t);
-      const stat = read(join(dir, 'stat.csv'));
-      return {
-        code,
-        successful: statField(stat, 'SuccessfulCall(C)'),
-        failed: statField(stat, 'FailedCall(C)'),
-        errors: read(join(dir, 'errors.log')).slice(-4000),
-        screen: (read(join(dir, 'screen.log')) + stderr).slice(-4000),
-      };
+      return result(dir, code, stderr);
     },
   };
 }
