@@ -5,7 +5,7 @@
  * Every function takes one value as stored in a HeaderField (already unfolded by the parser,
  * §7.3.1) and scans it by index; grammar references are to RFC 3261 §25.1.
  */
-import { isValidHost } from './uri.ts';
+import { isValidHost, scanPort } from './uri.ts';
 
 /** A parsed Via value (RFC 3261 §20.42, grammar in §25.1). */
 export interface Via {
@@ -224,17 +224,9 @@ export function parseVia(value: string): Via {
   let port: number | undefined;
   i = skipWs(s, i);
   if (s.charCodeAt(i) === 0x3a /* : */) {
-    i = skipWs(s, i + 1);
-    const start = i;
-    let v = 0;
-    while (i < n && i - start < 6) {
-      const c = s.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      v = v * 10 + (c - 0x30);
-      i++;
-    }
-    if (start === i || v > 65535) throw new HeaderValueError('malformed Via port');
-    port = v;
+    const p = scanPort(s, skipWs(s, i + 1));
+    if (!p) throw new HeaderValueError('malformed Via port');
+    ({ port, end: i } = p);
   }
   const params = parseParamsAt(s, i);
   const via: Via = { protocol: `${protoName}/${version}`, transport: transport.toUpperCase(), host, params };

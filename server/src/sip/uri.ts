@@ -234,6 +234,23 @@ function parseIPv4(s: string): number[] | null {
  * True for a hostname, an IPv4 address or a bracketed IPv6 reference (RFC 3261 §25.1 `host`).
  * Exported for Via sent-by and similar host-bearing values.
  */
+/**
+ * Read `port = 1*DIGIT` (RFC 3261 §25.1, at most 65535) starting at `i`: the port and the index
+ * after it, or undefined when there is no valid port. Shared by the URI and Via sent-by parsers.
+ */
+export function scanPort(s: string, i: number): { port: number; end: number } | undefined {
+  const n = s.length;
+  const start = i;
+  let v = 0;
+  while (i < n && i - start < 6) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) break;
+    v = v * 10 + (c - 0x30);
+    i++;
+  }
+  return i === start || v > 65535 ? undefined : { port: v, end: i };
+}
+
 export function isValidHost(host: string): boolean {
   const n = host.length;
   if (n === 0 || n > 255) return false;
@@ -329,17 +346,9 @@ function parseSip(s: string, i: number, scheme: 'sip' | 'sips'): SipUri {
   if (!isValidHost(host)) throw new SipUriError('invalid host');
   let port: number | undefined;
   if (s.charCodeAt(i) === 0x3a) {
-    i++;
-    const start = i;
-    let v = 0;
-    while (i < n && i - start < 6) {
-      const c = s.charCodeAt(i);
-      if (c < 0x30 || c > 0x39) break;
-      v = v * 10 + (c - 0x30);
-      i++;
-    }
-    if (i === start || v > 65535) throw new SipUriError('invalid port');
-    port = v;
+    const p = scanPort(s, i + 1);
+    if (!p) throw new SipUriError('invalid port');
+    ({ port, end: i } = p);
   }
   const params = new Map<string, string | null>();
   i = parseUriParams(s, i, params, C_PARAM);
