@@ -10,7 +10,7 @@ import type { HeaderField, Peer, SipRequest, SipResponse } from '../message.ts';
 import { getHeader, getHeaderLines, isReliable, topViaValue } from '../message.ts';
 import { parseCSeq } from '../header-values.ts';
 import { createResponse } from '../response.ts';
-import { transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
+import { checkedTransition, transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
 
 /** What a client transaction reports to the TU that created it (one user object per transaction). */
 export interface ClientTransactionUser {
@@ -201,10 +201,7 @@ export class InviteClientTransaction {
   }
 
   #transition(to: InviteClientState): void {
-    if (!INVITE_CLIENT_TRANSITIONS[this.#state].includes(to)) {
-      throw new Error(`INVITE client transaction: illegal transition ${this.#state} → ${to}`);
-    }
-    this.#state = to;
+    this.#state = checkedTransition(INVITE_CLIENT_TRANSITIONS, this.#state, to, 'INVITE client transaction');
   }
 
   #cancelTimers(): void {
@@ -351,10 +348,7 @@ export class NonInviteClientTransaction {
   }
 
   #transition(to: NonInviteClientState): void {
-    if (!NON_INVITE_CLIENT_TRANSITIONS[this.#state].includes(to)) {
-      throw new Error(`non-INVITE client transaction: illegal transition ${this.#state} → ${to}`);
-    }
-    this.#state = to;
+    this.#state = checkedTransition(NON_INVITE_CLIENT_TRANSITIONS, this.#state, to, 'non-INVITE client transaction');
   }
 
   #cancelTimers(): void {

@@ -9,7 +9,7 @@
 import type { Peer, SipRequest, SipResponse } from '../message.ts';
 import { isReliable, releaseViews } from '../message.ts';
 import { createResponse } from '../response.ts';
-import { transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
+import { checkedTransition, transmit, type TimerHandle, type TransactionEnv } from './timers.ts';
 
 /**
  * What a server transaction reports upward. The transaction manager passes one shared adapter
@@ -246,10 +246,7 @@ export class InviteServerTransaction {
   }
 
   #transition(to: InviteServerState): void {
-    if (!INVITE_SERVER_TRANSITIONS[this.#state].includes(to)) {
-      throw new Error(`INVITE server transaction: illegal transition ${this.#state} → ${to}`);
-    }
-    this.#state = to;
+    this.#state = checkedTransition(INVITE_SERVER_TRANSITIONS, this.#state, to, 'INVITE server transaction');
   }
 
   #cancelTimers(): void {
@@ -396,10 +393,7 @@ export class NonInviteServerTransaction {
   }
 
   #transition(to: NonInviteServerState): void {
-    if (!NON_INVITE_SERVER_TRANSITIONS[this.#state].includes(to)) {
-      throw new Error(`non-INVITE server transaction: illegal transition ${this.#state} → ${to}`);
-    }
-    this.#state = to;
+    this.#state = checkedTransition(NON_INVITE_SERVER_TRANSITIONS, this.#state, to, 'non-INVITE server transaction');
   }
 
   #enterTerminated(): void {

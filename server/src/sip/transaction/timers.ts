@@ -132,6 +132,15 @@ export interface TransactionEnv {
 }
 
 /**
+ * The state after a transition, asserting it is one the RFC's state diagram allows (the tables
+ * beside each transaction class), so a bug shows as an error instead of a silent wrong state.
+ */
+export function checkedTransition<S extends string>(table: Readonly<Record<S, readonly S[]>>, from: S, to: S, what: string): S {
+  if (!table[from].includes(to)) throw new Error(`${what}: illegal transition ${from} → ${to}`);
+  return to;
+}
+
+/**
  * Send through the environment on behalf of a transaction, turning a synchronous throw or a
  * rejected promise into a call to `tx.transportError(err)` (§17.1.4, §17.2.4). A transaction
  * calls this last in any step, after its state and timers are settled, because a synchronous
