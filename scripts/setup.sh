@@ -39,7 +39,9 @@ fi
 stamp=node_modules/.sotto-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   step "Installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  # mediasoup's postinstall would download its worker from GitHub (unreachable here); the variable
+  # makes it skip that step, and scripts/mediasoup-worker.sh builds the worker from source instead.
+  MEDIASOUP_WORKER_BIN=skip-download npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
 if ! node_modules/.bin/node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 24 ? 0 : 1)'; then
