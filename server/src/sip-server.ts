@@ -139,13 +139,7 @@ export class SipServer {
     // A browser's WebSocket, or an RFC 5626 flow, is the only way to its UA: when it closes the
     // binding is useless (§5.2 of RFC 5626), so it goes.
     this.transport.on('connectionClosed', (id) => {
-      const aors = new Set<string>();
-      const n = this.location.removeFlow(id, (b) => {
-        const drop = b.regId !== undefined || b.flow?.transport === 'ws' || b.flow?.transport === 'wss';
-        if (drop) aors.add(b.aor);
-        return drop;
-      });
-      for (const aor of aors) this.#publish(aor);
+      const n = this.location.removeFlow(id, (b) => b.regId !== undefined || b.flow?.transport === 'ws' || b.flow?.transport === 'wss');
       if (n) this.#log.debug({ removed: n }, 'bindings removed with their connection');
     });
     const link = opts.cluster?.link;
@@ -153,13 +147,12 @@ export class SipServer {
     link?.attach({
       inbound: (payload, source) => this.transport.receiveForwarded(payload, source),
       send: (payload, dest) => void this.transport.sendRaw(payload, dest),
-      aor: (aor, bindings) => {
-        // Another worker's registrar changed this AOR: take its bindings as they are.
-        this.location.removeAll(aor);
-        for (const b of bindings) this.location.upsert(b);
+      bindings: (changes) => {
+        for (const c of changes) this.location.apply(c);
       },
       ban: (address, until) => this.#bans.ban(address, until),
     });
+    if (link) this.location.onChange((c) => link.publishBinding(c));
   }
 
   /** Open the UDP, TCP and TLS listeners the configuration enables. */
@@ -182,11 +175,6 @@ export class SipServer {
     const host = this.#cfg.sip.advertise ?? this.#cfg.http.listen;
     this.transport.attachWebSocket(server, transport, host, port);
     this.#advertised(transport, host, port);
-  }
-
-  /** Tell the other workers of a cluster the current bindings of an AOR. */
-  #publish(aor: string): void {
-    this.#cluster?.publishAor(aor, [...this.location.all(aor)]);
   }
 
   /**
@@ -287,7 +275,6 @@ export class SipServer {
       return;
     }
     const res = this.#registrar.handle(stx.request, source, auth.user);
-    if (res.status === 200) this.#publish(auth.user);
     if (res.status >= 300) this.#log.info({ user: identity(auth.user), status: res.status }, 'registration refused');
     stx.respond(res);
   }

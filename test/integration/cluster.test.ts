@@ -69,7 +69,7 @@ describe('two SIP workers', () => {
     expect(workerPids()).toHaveLength(2);
   });
 
-  it('registers 200 times with digest auth over UDP (challenge and retry meet the same worker)', async () => {
+  it('registers 200 times with digest auth over UDP (challenge and retry read by any worker)', async () => {
     const r = await runSipp({ scenario: 'register.xml', target: TARGET, transport: 'udp', localPort: 32100, users: USERS, keys: { domain: 'localhost' }, calls: 200, rate: 200 });
     expect(r.errors).toBe('');
     expect(r.successful).toBe(200);

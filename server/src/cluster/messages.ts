@@ -1,24 +1,26 @@
 /**
  * Control messages between the cluster primary and its workers (Node cluster IPC). The data
  * plane (SIP messages) goes over the peer link instead; these carry only state changes, which
- * are rare next to SIP traffic: registrations (one AOR's bindings at a time) and bans.
+ * are rare next to SIP traffic: registrations and bans. Binding changes are batched (all those
+ * made within a few milliseconds travel in one message), so a busy registrar pays for one IPC
+ * round per batch rather than per REGISTER.
  */
-import type { Binding } from '../registrar/location-store.ts';
+import type { BindingChange } from '../registrar/location-store.ts';
 
 export type WorkerToPrimary =
   /** The worker's peer-link port, once it listens. */
   | { type: 'link'; port: number }
   /** The worker's SIP and HTTP listeners are up. */
   | { type: 'ready'; listening: string }
-  /** Every current binding of one AOR (empty: the AOR has none left). */
-  | { type: 'aor'; aor: string; bindings: Binding[] }
+  /** Changes to the location service, in the order they were made. */
+  | { type: 'bindings'; changes: BindingChange[] }
   /** A source banned after repeated authentication failures, until `until` (ms since the epoch). */
   | { type: 'ban'; address: string; until: number };
 
 export type PrimaryToWorker =
   /** Peer-link ports of all workers, by worker index. */
   | { type: 'peers'; ports: number[] }
-  | { type: 'aor'; aor: string; bindings: Binding[] }
+  | { type: 'bindings'; changes: BindingChange[] }
   | { type: 'ban'; address: string; until: number };
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {

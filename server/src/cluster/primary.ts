@@ -9,7 +9,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.ts';
-import type { Binding } from '../registrar/location-store.ts';
+import { LocationStore } from '../registrar/location-store.ts';
 import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
 
 /** Passed from the primary to its workers; the SOTTO_INTERNAL_ prefix keeps them out of the config. */
@@ -26,7 +26,7 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
   const secret = randomBytes(32).toString('hex');
   const ports: number[] = new Array<number>(workers).fill(0);
   const byIndex = new Map<number, Worker>();
-  const bindings = new Map<string, Binding[]>();
+  const location = new LocationStore();
   let stopping = false;
   const ready = new Set<number>();
 
@@ -58,18 +58,15 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
       case 'link': {
         ports[index] = m.port;
         // A new worker learns the current location service before it takes traffic.
-        const now = Date.now();
-        for (const [aor, list] of bindings) {
-          const live = list.filter((b) => b.expiresAt > now);
-          if (live.length) send(w, { type: 'aor', aor, bindings: live });
-          else bindings.delete(aor);
-        }
+        location.sweep();
+        const all = [...location.entries()].map((b) => ({ aor: b.aor, key: b.key, binding: b }));
+        // In slices, so one IPC message stays small even with many registrations.
+        for (let i = 0; i < all.length; i += 1000) send(w, { type: 'bindings', changes: all.slice(i, i + 1000) });
         for (const x of byIndex.values()) send(x, { type: 'peers', ports: [...ports] });
         return;
       }
-      case 'aor':
-        if (m.bindings.length) bindings.set(m.aor, m.bindings);
-        else bindings.delete(m.aor);
+      case 'bindings':
+        for (const c of m.changes) location.apply(c);
         others(index, m);
         return;
       case 'ban':

@@ -1,8 +1,8 @@
 /**
  * Which worker owns a message. Every message of a Call-ID is handled by one worker, so the
  * transactions of a call (INVITE, its retransmissions, CANCEL, ACK, the responses to the
- * proxy's own client transactions) and a REGISTER's challenge and retry meet the same state
- * (RFC 3261 §17.1.3, §17.2.3 match within one transaction layer). This is the same choice
+ * proxy's own client transactions) meet the same state (RFC 3261 §17.1.3, §17.2.3 match within
+ * one transaction layer); REGISTER is the exception (see isRegister in worker-link.ts). This is the same choice
  * Kamailio makes with its shared-memory transaction table, made by routing instead of sharing.
  *
  * Pure functions, no I/O: the scan reads only the header section of a raw datagram or frame.

@@ -31,16 +31,24 @@ export interface Binding {
   contactParams: string;
 }
 
-export interface LocationStoreEvents {
-  /** A binding was removed for any reason (expired, unregistered, flow closed). */
-  removed?: (b: Binding) => void;
-}
+/**
+ * One change to the location service made here (a registration, an unregistration, a closed
+ * flow): `binding` is the new binding for (aor, key), or undefined when it was removed. Workers
+ * of a cluster replay each other's changes; expiry is not a change (every copy expires alike).
+ */
+export type BindingChange = { aor: string; key: string; binding?: Binding };
 
 export class LocationStore {
   readonly #byAor = new Map<string, Binding[]>();
   /** connection id → bindings whose flow is that connection (removeFlow, and the idle sweep's hasFlow). */
   readonly #byConnection = new Map<string, Set<Binding>>();
   #count = 0;
+  #onChange: ((c: BindingChange) => void) | undefined;
+
+  /** Be told of every change made through upsert/remove/removeAll/removeFlow (not sweep, not apply). */
+  onChange(fn: (c: BindingChange) => void): void {
+    this.#onChange = fn;
+  }
 
   get size(): number {
     return this.#count;
@@ -89,6 +97,23 @@ export class LocationStore {
   }
 
   upsert(binding: Binding): void {
+    this.#upsert(binding);
+    this.#onChange?.({ aor: binding.aor, key: binding.key, binding });
+  }
+
+  /**
+   * A change another worker made: applied as is, not reported again. Per-binding changes commute
+   * when they name different contacts, so two workers registering two devices of one user at
+   * the same moment end up with the same bindings (whole-AOR snapshots would not).
+   */
+  apply(c: BindingChange): void {
+    if (c.binding) {
+      if (c.binding.aor !== c.aor || c.binding.key !== c.key) return;
+      this.#upsert(c.binding);
+    } else this.#remove(c.aor, c.key);
+  }
+
+  #upsert(binding: Binding): void {
     let list = this.#byAor.get(binding.aor);
     if (!list) this.#byAor.set(binding.aor, (list = []));
     const i = list.findIndex((b) => b.key === binding.key);
@@ -103,6 +128,12 @@ export class LocationStore {
   }
 
   remove(aor: string, key: string): boolean {
+    if (!this.#remove(aor, key)) return false;
+    this.#onChange?.({ aor, key });
+    return true;
+  }
+
+  #remove(aor: string, key: string): boolean {
     const list = this.#byAor.get(aor);
     if (!list) return false;
     const i = list.findIndex((b) => b.key === key);
@@ -117,7 +148,10 @@ export class LocationStore {
     const list = this.#byAor.get(aor);
     if (!list) return 0;
     this.#byAor.delete(aor);
-    for (const b of list) this.#unindex(b);
+    for (const b of list) {
+      this.#unindex(b);
+      this.#onChange?.({ aor, key: b.key });
+    }
     this.#count -= list.length;
     return list.length;
   }
@@ -131,11 +165,16 @@ export class LocationStore {
     return n;
   }
 
+  /** Every binding, expired-but-not-swept ones included. */
+  *entries(): IterableIterator<Binding> {
+    for (const list of this.#byAor.values()) yield* list;
+  }
+
   /** Remove expired bindings; returns how many went. */
   sweep(now = Date.now()): number {
     let n = 0;
     for (const [aor, list] of this.#byAor) {
-      for (const b of list.filter((x) => x.expiresAt <= now)) if (this.remove(aor, b.key)) n++;
+      for (const b of list.filter((x) => x.expiresAt <= now)) if (this.#remove(aor, b.key)) n++;
     }
     return n;
   }

@@ -119,7 +119,13 @@ export class Registrar {
       const key = outbound ? `ob:${instance}:${regId}` : instance !== undefined ? `gruu:${instance}` : `uri:${normalizeUri(uri)}`;
 
       const existing = this.#store.get(aor, key);
-      if (existing && existing.callId === callId && existing.cseq >= cseq) return createResponse(req, 400, { reason: 'Out-of-order CSeq' });
+      if (existing && existing.callId === callId) {
+        if (existing.cseq > cseq) return createResponse(req, 400, { reason: 'Out-of-order CSeq' });
+        // The same Call-ID and CSeq is this very request again (§8.1.3.3: a UA increments CSeq
+        // for each new request): a retransmission that reached a transaction layer which had not
+        // seen it, e.g. another worker of a cluster. Answer it as the first time, changing nothing.
+        if (existing.cseq === cseq) continue;
+      }
       if (expires === 0) {
         changes.push({ key });
         continue;

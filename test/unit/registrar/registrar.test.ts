@@ -85,6 +85,16 @@ describe('registrar (RFC 3261 §10.3)', () => {
     expect(store.size).toBe(1);
   });
 
+  it('answers a retransmission (same Call-ID and CSeq) with the bindings, changing nothing', () => {
+    const { store, reg } = setup();
+    expect(reg.handle(register({ cseq: 5, expires: 600 }), udp, 'alice', T0).status).toBe(200);
+    // Seen again 2 s later, e.g. by another worker of a cluster: expiry stays as first registered.
+    const again = reg.handle(register({ cseq: 5, expires: 600 }), udp, 'alice', T0 + 2000);
+    expect(again.status).toBe(200);
+    expect(store.lookup('alice', T0 + 2000)[0]!.expiresAt).toBe(T0 + 600_000);
+    expect(again.headers.some((h) => h.name === 'Contact' && /expires=598/.test(h.value))).toBe(true);
+  });
+
   it('removes one binding with expires=0 and all with "*" (step 6)', () => {
     const { store, reg } = setup();
     reg.handle(register({ contacts: ['<sip:alice@192.0.2.10>', '<sip:alice@192.0.2.11>'], expires: 600 }), udp, 'alice', T0);
