@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Sotto needs on Debian 12 and is quiet when everything is already there.
 #   scripts/setup.sh          runtime: npm packages (with Node 24), openssl, a localhost certificate
-#   scripts/setup.sh --test   also the real SIP peers the test suite drives (sipp, baresip), iproute2
+#   scripts/setup.sh --test   also the real SIP peers the test suite drives (sipp, baresip, chromium), iproute2
 # Safe to run again: each step checks first and does nothing when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------
 pkgs=(openssl)
-[ "$WANT_TEST" = 1 ] && pkgs+=(sip-tester baresip iproute2 util-linux)
+[ "$WANT_TEST" = 1 ] && pkgs+=(sip-tester baresip iproute2 util-linux chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -58,4 +58,15 @@ if [ ! -s "$tls/localhost.crt" ] || [ ! -s "$tls/localhost.key" ]; then
     -subj /CN=localhost -addext 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1' \
     -keyout "$tls/localhost.key" -out "$tls/localhost.crt" 2>/dev/null
   chmod 600 "$tls/localhost.key"
+fi
+
+# --- The browser softphone (web-client/dist) --------------------------------
+# Rebuilt when its sources, its build script or the locked dependencies changed.
+web_stamp=web-client/dist/.build-stamp
+web_hash=$(find web-client/src web-client/public web-client/build.ts web-client/tsconfig.json package-lock.json -type f -print0 2>/dev/null \
+  | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ ! -f "$web_stamp" ] || [ "$(cat "$web_stamp")" != "$web_hash" ]; then
+  step "Building the web client (web-client/dist)"
+  node_modules/.bin/node web-client/build.ts
+  echo "$web_hash" > "$web_stamp"
 fi

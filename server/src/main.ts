@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { SottoError } from './errors.ts';
@@ -15,6 +16,9 @@ import { runPrimary, WORKER_ENV } from './cluster/primary.ts';
 import { WorkerLink } from './cluster/worker-link.ts';
 import { SipServer } from './sip-server.ts';
 import { openUserStore } from './store/open.ts';
+
+/** The built browser softphone (npm run build:web), served on the HTTPS port. */
+const WEB_CLIENT_ROOT = resolve(import.meta.dirname, '../../web-client/dist');
 
 export interface RunningServer {
   sip: SipServer;
@@ -39,7 +43,7 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
     };
     if (cfg.http.https.enabled) {
       const tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
-      app = await buildApp({ logger: log, health, https: tls });
+      app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT } });
       await app.listen({ host: cfg.http.listen, port: cfg.http.https.port });
       const addr = app.server.address();
       sip.attachWebSocket(app.server as unknown as HttpServer, 'wss', typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { healthPlugin, type HealthSource } from './health.ts';
+import { webClientPlugin, type WebClientOptions } from './web-client.ts';
 
 export interface AppOptions {
   logger: Logger;
@@ -12,6 +13,8 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** Largest accepted request body; the admin API takes small JSON only. */
   bodyLimit?: number;
+  /** Serve the browser softphone (HTTPS only: pages need a secure context for media). */
+  webClient?: WebClientOptions;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -28,5 +31,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     opts.https ? Fastify({ ...base, https: { cert: opts.https.cert, key: opts.https.key } } as FastifyServerOptions) : Fastify(base)
   ) as FastifyInstance;
   await app.register(healthPlugin, { source: opts.health });
+  if (opts.webClient) await app.register(webClientPlugin, opts.webClient);
   return app;
 }
