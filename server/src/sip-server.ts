@@ -12,7 +12,7 @@ import { DigestAuthenticator } from './auth/digest.ts';
 import { SipAuth } from './auth/sip-auth.ts';
 import { FlowTokens } from './proxy/flow-token.ts';
 import { Locator } from './proxy/locator.ts';
-import { ProxyCore, type IncomingRequest, type TransactionPort } from './proxy/proxy-core.ts';
+import { ProxyCore, refuse, type IncomingRequest, type TransactionPort } from './proxy/proxy-core.ts';
 import { LocationStore } from './registrar/location-store.ts';
 import { Registrar } from './registrar/registrar.ts';
 import { BanList } from './security/ban-list.ts';
@@ -229,7 +229,7 @@ export class SipServer {
   // --- the core ------------------------------------------------------------------
 
   #onRequest(req: SipRequest, tx: ServerTransaction): void {
-    const stx: IncomingRequest = { request: req, source: tx.source, respond: (res) => void tx.respond(res) };
+    const stx: IncomingRequest = { request: req, source: tx.source, respond: (res) => void tx.respond(res), respondStateless: (res) => void tx.respondStateless(res) };
     if (req.method === 'CANCEL') {
       this.#proxy.handleCancel(stx, wrap(this.transactions.findInviteServerTransactionForCancel(req)));
       return;
@@ -271,7 +271,7 @@ export class SipServer {
   #register(stx: IncomingRequest, source: Peer): void {
     const auth = this.#auth.check(stx.request, source, 401);
     if (!auth.ok) {
-      stx.respond(auth.response);
+      refuse(stx, auth.response);
       return;
     }
     const res = this.#registrar.handle(stx.request, source, auth.user);

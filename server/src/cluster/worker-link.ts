@@ -23,7 +23,7 @@ export interface WorkerLinkHandlers {
 const REGISTER = Buffer.from('REGISTER ', 'latin1');
 
 /** How long a binding change may wait for others to share its IPC message. */
-export const REPLICATION_DELAY_MS = 5;
+export const REPLICATION_DELAY_MS = 20;
 
 /**
  * REGISTER is handled by whichever worker reads it: every worker holds the whole location

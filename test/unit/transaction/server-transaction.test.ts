@@ -347,3 +347,36 @@ describe('non-INVITE server transaction (§17.2.2)', () => {
     expect(s.sent[0]!.dest).toBe(dest);
   });
 });
+
+describe('stateless challenges (§8.2.7)', () => {
+  it('INVITE: the 407 goes once, no Timer G/H, the transaction ends at once', () => {
+    const s = setup();
+    const tx = inviteTx(s);
+    expect(tx.respondStateless(resp(tx.request, 407))).toBe(true);
+    expect(tx.state).toBe('terminated');
+    expect(s.events).toEqual(['terminated @0']);
+    s.timers.advance(40_000);
+    expect(s.sendTimes(407)).toEqual([0]);
+    expect(s.timers.size).toBe(0);
+    // Nothing more from this transaction: a final response was sent.
+    expect(tx.respond(resp(tx.request, 500))).toBe(false);
+    expect(tx.respondStateless(resp(tx.request, 407))).toBe(false);
+  });
+
+  it('non-INVITE: the 401 goes once and no Timer J holds the request', () => {
+    const s = setup();
+    const tx = nonInviteTx(s, 'REGISTER');
+    expect(tx.respondStateless(resp(tx.request, 401))).toBe(true);
+    expect(tx.state).toBe('terminated');
+    expect(s.timers.size).toBe(0);
+    tx.receiveRequest(tx.request);
+    expect(s.sendTimes(401)).toEqual([0]);
+    expect(s.events).toEqual(['terminated @0']);
+  });
+
+  it('refuses provisional and 2xx responses: those need the transaction', () => {
+    const s = setup();
+    expect(() => nonInviteTx(s).respondStateless(resp(request('OPTIONS'), 200))).toThrow(RangeError);
+    expect(() => inviteTx(s).respondStateless(resp(request('INVITE'), 180))).toThrow(RangeError);
+  });
+});
