@@ -31,7 +31,7 @@ import {
 import { parseNameAddr, parseVia } from '../sip/header-values.ts';
 import { createResponse, randomToken } from '../sip/response.ts';
 import { createCancel } from '../sip/transaction/client-transaction.ts';
-import { parseUri, type SipUri } from '../sip/uri.ts';
+import { parseUri, uriEquals, type SipUri } from '../sip/uri.ts';
 import type { Binding, LocationStore } from '../registrar/location-store.ts';
 import type { FlowTokens } from './flow-token.ts';
 import { locateStatic, type Locator } from './locator.ts';
@@ -159,6 +159,7 @@ export class ProxyCore {
     // A To tag means a request inside a dialog (a missing To throws here as a malformed one does).
     const toTag = (toOf(req) ?? parseNameAddr('')).params.get('tag');
     const inDialog = toTag !== undefined && toTag !== null;
+    if (inDialog && routed.flow) routed.flow = this.#currentFlow(req, routed.flow);
 
     let targets: { uri: string; dest?: Peer; binding?: Binding }[];
     let ruri: SipUri;
@@ -230,6 +231,7 @@ export class ProxyCore {
     const mf = Number(getHeader(ack, 'Max-Forwards') ?? 70);
     if (!(mf > 0)) return;
     const routed = this.#preprocessRoutes(ack);
+    if (routed.flow) routed.flow = this.#currentFlow(ack, routed.flow);
     // We record-route every INVITE, so the ACK for a 2xx we forwarded carries our Route. One
     // without it matched none of our transactions: the ACK for a non-2xx we sent whose branch
     // is wrong (sipp's scenarios do that), or a relay attempt. Forwarding it could only loop
@@ -407,6 +409,31 @@ export class ProxyCore {
       if (branch && branch.startsWith(`z9hG4bK${hash}.`) && this.#isOurVia(via)) return true;
     }
     return false;
+  }
+
+  /**
+   * The flow a request inside a dialog should take toward its UA. RFC 5626 §5.3 sends it to the
+   * flow its token names (430 when that flow is gone), but the token was fixed into the route set
+   * when the dialog began (RFC 3261 §12.1.1), and a browser whose WebSocket dropped reconnects on a
+   * new connection and registers the same Contact again. When the Request-URI (the UA's Contact,
+   * its remote target) is registered now for the addressee (To) over another connection, that
+   * registration says where the UA is: the request follows it, and the call survives the
+   * reconnection. Otherwise the token's flow stands.
+   */
+  #currentFlow(req: SipRequest, flow: Peer): Peer {
+    if (flow.connectionId === undefined) return flow;
+    let user: string | undefined;
+    try {
+      const to = uriOf(req, (toOf(req) ?? parseNameAddr('')).uri);
+      if (this.#o.isLocalDomain(to.host)) user = to.user;
+    } catch {
+      return flow;
+    }
+    if (!user) return flow;
+    for (const b of this.#o.location.lookup(user)) {
+      if (b.flow?.connectionId !== undefined && b.flow.connectionId !== flow.connectionId && uriEquals(b.contact, req.uri)) return b.flow;
+    }
+    return flow;
   }
 
   /**

@@ -23,6 +23,7 @@ function setup(bindings: Binding[], locate?: Locator) {
   for (const b of bindings) location.upsert(b);
   const sent: { req: SipRequest; dest: Peer; events: BranchEvents }[] = [];
   const stateless: { msg: SipMessage; dest: Peer }[] = [];
+  const flowTokens = new FlowTokens();
   const proxy = new ProxyCore({
     logger: pino({ level: 'silent' }),
     port: {
@@ -31,7 +32,7 @@ function setup(bindings: Binding[], locate?: Locator) {
       local: () => ({ host: '203.0.113.5', port: 5060 }),
     },
     location,
-    flowTokens: new FlowTokens(),
+    flowTokens,
     locator: locate ?? new Locator({
       resolveNaptr: async () => [],
       resolveSrv: async () => [],
@@ -44,7 +45,7 @@ function setup(bindings: Binding[], locate?: Locator) {
     authenticate: () => ({ ok: true }),
     timerC: 0,
   });
-  return { proxy, sent, stateless };
+  return { proxy, sent, stateless, flowTokens };
 }
 
 function invite(): SipRequest {
@@ -130,5 +131,35 @@ describe('ProxyCore forwarding', () => {
     expect(stateless[0]!.dest).toEqual({ transport: 'udp', address: '198.51.100.7', port: 5070 });
     expect(getHeaderLines(stateless[0]!.msg, 'Route')).toEqual([]);
     expect(getHeader(stateless[0]!.msg, 'Max-Forwards')).toBe('69');
+  });
+});
+
+describe('ProxyCore: a browser that reconnected keeps its dialogs (flow tokens, RFC 5626 §5.3)', () => {
+  const oldFlow: Peer = { transport: 'wss', address: '127.0.0.1', port: 40001, connectionId: 'wss-1' };
+  const newFlow: Peer = { transport: 'wss', address: '127.0.0.1', port: 40002, connectionId: 'wss-2' };
+  const contact = 'sip:k3j2@df7jal23ls0d.invalid;transport=ws;ob';
+
+  function bye(token: string): SipRequest {
+    return parseMessage(
+      Buffer.from(
+        `BYE ${contact} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5062;branch=z9hG4bK-b1\r\nRoute: <sip:${token}@203.0.113.5:5060;lr>\r\n` +
+          'Max-Forwards: 70\r\nFrom: <sip:carol@elsewhere.example>;tag=f1\r\nTo: <sip:bob@example.org>;tag=t1\r\nCall-ID: call-1@192.0.2.1\r\n' +
+          'CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n',
+      ),
+    ) as SipRequest;
+  }
+
+  it('sends a dialog request to the flow the same Contact is registered over now', () => {
+    const { proxy, sent, flowTokens } = setup([binding(contact, { flow: newFlow })]);
+    proxy.handleRequest(incoming(bye(flowTokens.encode(oldFlow))).stx);
+    expect(sent.map((s) => s.dest)).toEqual([newFlow]);
+  });
+
+  it('keeps the token’s flow when no registration of that Contact names another one', () => {
+    for (const bindings of [[], [binding(contact, { flow: oldFlow })], [binding('sip:other@x.invalid;transport=ws', { flow: newFlow })]]) {
+      const { proxy, sent, flowTokens } = setup(bindings);
+      proxy.handleRequest(incoming(bye(flowTokens.encode(oldFlow))).stx);
+      expect(sent.map((s) => s.dest)).toEqual([oldFlow]);
+    }
   });
 });
