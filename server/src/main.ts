@@ -43,7 +43,7 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
     };
     if (cfg.http.https.enabled) {
       const tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
-      app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT } });
+      app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT, domain: cfg.domain } });
       await app.listen({ host: cfg.http.listen, port: cfg.http.https.port });
       const addr = app.server.address();
       sip.attachWebSocket(app.server as unknown as HttpServer, 'wss', typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);

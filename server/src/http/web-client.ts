@@ -17,6 +17,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 export interface WebClientOptions {
   /** The built client (web-client/dist). */
   root: string;
+  /** What the page needs to know about this server: its SIP domain (the digest realm). */
+  domain: string;
 }
 
 export const CONTENT_SECURITY_POLICY = [
@@ -64,6 +66,13 @@ export const webClientPlugin: FastifyPluginAsync<WebClientOptions> = async (app,
   app.addHook('onSend', async (_req, reply, payload) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) reply.header(k, v);
     return payload;
+  });
+
+  // The page's settings: no secrets, nothing per user. ICE servers stay empty: host candidates
+  // only, no third-party STUN that would learn who calls when.
+  app.get('/client-config.json', async (_req, reply) => {
+    reply.header('cache-control', 'no-cache');
+    return { domain: opts.domain, iceServers: [] };
   });
 
   if (!existsSync(join(opts.root, 'index.html'))) {

@@ -26,7 +26,7 @@ function fakeBuild(): string {
 describe('web client over HTTPS (server/src/http/web-client.ts)', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp({ logger: pino({ level: 'silent' }), health, webClient: { root: fakeBuild() } });
+    app = await buildApp({ logger: pino({ level: 'silent' }), health, webClient: { root: fakeBuild(), domain: 'example.org' } });
   });
   afterAll(() => app.close());
 
@@ -65,6 +65,12 @@ describe('web client over HTTPS (server/src/http/web-client.ts)', () => {
     expect((await app.inject({ method: 'GET', url: '/%2e%2e/%2e%2e/etc/passwd' })).statusCode).toBe(404);
   });
 
+  it('tells the page its SIP domain, and no ICE servers (no third-party STUN)', async () => {
+    const res = await app.inject({ method: 'GET', url: '/client-config.json' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ domain: 'example.org', iceServers: [] });
+  });
+
   it('keeps its headers to its own context: /healthz has no CSP', async () => {
     const res = await app.inject({ method: 'GET', url: '/healthz' });
     expect(res.statusCode).toBe(200);
@@ -74,7 +80,7 @@ describe('web client over HTTPS (server/src/http/web-client.ts)', () => {
 
 describe('web client not built', () => {
   it('answers / with 503 and says how to build it', async () => {
-    const app = await buildApp({ logger: pino({ level: 'silent' }), health, webClient: { root: mkdtempSync(join(tmpdir(), 'sotto-empty-')) } });
+    const app = await buildApp({ logger: pino({ level: 'silent' }), health, webClient: { root: mkdtempSync(join(tmpdir(), 'sotto-empty-')), domain: 'example.org' } });
     const res = await app.inject({ method: 'GET', url: '/' });
     expect(res.statusCode).toBe(503);
     expect(res.body).toContain('npm run setup');
