@@ -1,3 +1,27 @@
-/** The softphone page's composition root. */
-const app = document.getElementById('app');
-if (app) app.dataset.view = 'ready';
+/**
+ * The softphone page's composition root: read the server's client configuration, then start the
+ * app. SIP over WebSocket goes to the page's own origin (RFC 7118 §5: the "sip" subprotocol), so
+ * the Content Security Policy can stay at connect-src 'self'.
+ */
+import { App, type ClientConfig } from './ui/app.ts';
+import { MemoryStore } from './storage/store.ts';
+
+async function loadConfig(): Promise<ClientConfig> {
+  const server = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+  let domain = location.hostname;
+  let iceServers: RTCIceServer[] = [];
+  try {
+    const res = await fetch('/client-config.json', { cache: 'no-store' });
+    if (res.ok) {
+      const c = (await res.json()) as { domain?: unknown; iceServers?: unknown };
+      if (typeof c.domain === 'string' && c.domain) domain = c.domain;
+      if (Array.isArray(c.iceServers)) iceServers = c.iceServers as RTCIceServer[];
+    }
+  } catch {
+    // Served without the config endpoint: the page's host is the best guess for the domain.
+  }
+  return { server, domain, iceServers };
+}
+
+const config = await loadConfig();
+new App({ config, openRecords: async () => new MemoryStore() }).start();

@@ -1,0 +1,545 @@
+/**
+ * One call: a sip.js Session (Inviter for ours, Invitation for theirs) with what the page needs
+ * on top: the state machine of ./call-state.ts, hold and resume (RFC 3264 §8.4 re-INVITE with
+ * sendonly/inactive), mute and camera, DTMF (RFC 4733, or INFO), transfer (REFER, RFC 3515; with
+ * Replaces for attended transfer, RFC 3891), an ICE restart after the signalling connection came
+ * back (RFC 8839 §4.4.1.1.1), the E2EE seam, and statistics.
+ *
+ * Media tracks live in sip.js's SessionDescriptionHandler (./session-media.ts); this class finds
+ * them through its RTCPeerConnection.
+ */
+import {
+  Invitation,
+  Inviter,
+  SessionState,
+  UserAgent,
+  type Info,
+  type Notification,
+  type Referral,
+  type Session,
+  type Web,
+} from 'sip.js';
+import { summarizeStats, type CallStats, type StatsEntry } from '../media/call-stats.ts';
+import { E2EE_SIGNAL_CONTENT_TYPE, type CallContext, type MediaProtection, type MediaProtectionFactory } from '../media/media-protection.ts';
+import { privacyOf, type FrameCounters, type Privacy } from '../privacy/indicator.ts';
+import { hasTelephoneEvent, hasVideo, isRemoteHold, transportSecurity } from '../privacy/sdp-security.ts';
+import { Emitter } from '../util/emitter.ts';
+import { endReasonForStatus, isLive, transition, type CallEvent, type CallState, type EndReason } from './call-state.ts';
+import { chooseDtmfMethod, dtmfRelayBody, GAP_MS, isDtmfTone, parseDtmfInfo, TONE_MS, type DtmfMethod, type DtmfPreference } from './dtmf.ts';
+import type { Identity } from './identity.ts';
+import { sipfragStatus } from './sipfrag.ts';
+
+export type CallDirection = 'incoming' | 'outgoing';
+
+export interface TransferStatus {
+  /** Who the other side is being transferred to. */
+  target: string;
+  kind: 'blind' | 'attended';
+  state: 'requested' | 'trying' | 'ringing' | 'done' | 'failed';
+}
+
+export type CallEvents = {
+  /** Anything shown on the call screen changed. */
+  change: [];
+  /** A DTMF tone arrived by INFO. */
+  dtmf: [tone: string];
+  /** The far end asked us to call someone else (REFER); the phone places that call. */
+  referred: [referral: Referral];
+  ended: [reason: EndReason];
+};
+
+export interface CallOptions {
+  localUri: string;
+  peer: Identity;
+  /** Whether we send video (the call was placed or answered as a video call). */
+  video: boolean;
+  protection?: MediaProtectionFactory | undefined;
+  dtmfPreference: () => DtmfPreference;
+}
+
+let nextId = 1;
+
+export class Call {
+  readonly id = `call-${nextId++}`;
+  readonly direction: CallDirection;
+  readonly peer: Identity;
+  readonly session: Session;
+  readonly events = new Emitter<CallEvents>();
+  readonly createdAt = Date.now();
+  /** When the call was answered (ms since epoch). */
+  connectedAt: number | undefined;
+  endedAt: number | undefined;
+  endReason: EndReason | undefined;
+  /** We put the call on hold. */
+  held = false;
+  /** The other side put the call on hold. */
+  remoteHeld = false;
+  muted = false;
+  cameraOff = false;
+  /** Tones sent (as they started playing, or as INFO was accepted) and received by INFO. */
+  sentTones = '';
+  receivedTones = '';
+  lastDtmfMethod: DtmfMethod | undefined;
+  transfer: TransferStatus | undefined;
+  /** Set while the far end is transferring us (we got a REFER). */
+  referredBy: string | undefined;
+  /** A re-INVITE of ours is waiting for its answer. */
+  renegotiating = false;
+  video: boolean;
+  /** The far end's last offer carried video. */
+  remoteVideo = false;
+
+  #state: CallState;
+  readonly #o: CallOptions;
+  #protection: MediaProtection | undefined;
+  #protectionCreated = false;
+  readonly #signalListeners: ((body: string) => void)[] = [];
+  #countersBefore: FrameCounters | undefined;
+  #privacy: Privacy = privacyOf(undefined);
+
+  private constructor(direction: CallDirection, session: Session, state: CallState, o: CallOptions) {
+    this.direction = direction;
+    this.session = session;
+    this.#state = state;
+    this.#o = o;
+    this.peer = o.peer;
+    this.video = o.video;
+    session.data = this;
+    session.stateChange.addListener((s) => this.#onSessionState(s));
+    session.delegate = {
+      onBye: (bye) => {
+        void bye.accept();
+        this.#end('remote-hung-up');
+      },
+      onInfo: (info) => this.#onInfo(info),
+      onInvite: (request) => this.#onReinvite(request.body),
+      onRefer: (referral) => this.#onRefer(referral),
+      onSessionDescriptionHandler: (sdh) => this.#watchPeerConnection(sdh as Web.SessionDescriptionHandler),
+    };
+  }
+
+  /** Place a call (not sent until `start()`). */
+  static outgoing(ua: UserAgent, targetUri: string, o: CallOptions): Call {
+    const uri = UserAgent.makeURI(targetUri);
+    if (!uri) throw new Error(`not a SIP URI: ${targetUri}`);
+    const inviter = new Inviter(ua, uri, { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: o.video } } });
+    return new Call('outgoing', inviter, 'calling', o);
+  }
+
+  /** A call the far end placed; shown as incoming until answered or declined. */
+  static incoming(invitation: Invitation, o: CallOptions): Call {
+    return new Call('incoming', invitation, 'incoming', o);
+  }
+
+  /** A call placed by following someone's REFER (we are the transferee). */
+  static referred(inviter: Inviter, o: CallOptions): Call {
+    return new Call('outgoing', inviter, 'calling', o);
+  }
+
+  get state(): CallState {
+    return this.#state;
+  }
+
+  get live(): boolean {
+    return isLive(this.#state);
+  }
+
+  get privacy(): Privacy {
+    return this.#privacy;
+  }
+
+  get peerConnection(): RTCPeerConnection | undefined {
+    return (this.session.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined)?.peerConnection;
+  }
+
+  get localStream(): MediaStream | undefined {
+    return (this.session.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined)?.localMediaStream;
+  }
+
+  get remoteStream(): MediaStream | undefined {
+    return (this.session.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined)?.remoteMediaStream;
+  }
+
+  /** The E2EE protection of this call, created once, before its RTCPeerConnection. */
+  protection(): MediaProtection | undefined {
+    if (!this.#protectionCreated) {
+      this.#protectionCreated = true;
+      this.#protection = this.#o.protection?.(this.#context());
+    }
+    return this.#protection;
+  }
+
+  // --- setting up and tearing down ---------------------------------------------------------
+
+  /** Send the INVITE of an outgoing call. */
+  async start(): Promise<void> {
+    if (!(this.session instanceof Inviter)) throw new Error('only outgoing calls are started');
+    try {
+      await this.session.invite({
+        requestDelegate: {
+          onProgress: (res) => {
+            if (res.message.statusCode === 180 || res.message.statusCode === 183) this.#apply('progress');
+          },
+          onAccept: () => this.#apply('accepted'),
+          onReject: (res) => this.#end(endReasonForStatus(res.message.statusCode ?? 500)),
+        },
+      });
+    } catch (err) {
+      this.#end('failed');
+      throw err;
+    }
+  }
+
+  /** Answer an incoming call, sending video or not (we still receive the caller's video). */
+  async answer(withVideo: boolean): Promise<void> {
+    if (!(this.session instanceof Invitation) || this.#state !== 'incoming') return;
+    this.video = withVideo;
+    this.#apply('answer');
+    try {
+      await this.session.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: withVideo } } });
+    } catch (err) {
+      this.#end('failed');
+      throw err;
+    }
+  }
+
+  /** Decline an incoming call: 603 Decline (RFC 3261 §21.6.2), "not now, not here". */
+  async decline(): Promise<void> {
+    if (!(this.session instanceof Invitation) || this.#state !== 'incoming') return;
+    this.#end('declined');
+    await this.session.reject({ statusCode: 603 });
+  }
+
+  /** Hang up whatever the state: CANCEL before an answer, BYE after, 603 while ringing here. */
+  async hangUp(): Promise<void> {
+    const s = this.session;
+    switch (s.state) {
+      case SessionState.Initial:
+      case SessionState.Establishing:
+        if (s instanceof Inviter) {
+          this.#end('cancelled');
+          await s.cancel();
+        } else if (s instanceof Invitation) {
+          await this.decline();
+        }
+        return;
+      case SessionState.Established:
+        this.#end('hung-up');
+        await s.bye();
+        return;
+      default:
+        this.#end('hung-up');
+    }
+  }
+
+  // --- in-call controls ---------------------------------------------------------------------
+
+  /** Hold (true) or resume (false): a re-INVITE offering sendonly/inactive, then sendrecv again. */
+  async setHeld(held: boolean): Promise<void> {
+    if (this.#state !== 'connected' || this.held === held) return;
+    this.held = held;
+    // Whatever flows while held, the held party must not hear or see us (privacy first).
+    this.#enableSenders(!held);
+    this.session.sessionDescriptionHandlerOptionsReInvite = { hold: held } as Web.SessionDescriptionHandlerOptions;
+    this.#changed();
+    const ok = await this.#reinvite({ hold: held });
+    if (!ok) {
+      this.held = !held;
+      this.#enableSenders(held);
+      this.session.sessionDescriptionHandlerOptionsReInvite = { hold: !held } as Web.SessionDescriptionHandlerOptions;
+      this.#changed();
+    }
+  }
+
+  setMuted(muted: boolean): void {
+    this.muted = muted;
+    this.#enableSenders(!this.held);
+    this.#changed();
+  }
+
+  /** Camera off stops sending pictures; camera on in an audio call adds video (re-INVITE). */
+  async setCamera(on: boolean): Promise<void> {
+    this.cameraOff = !on;
+    if (on && !this.#sender('video')) {
+      this.video = true;
+      this.#changed();
+      await this.#reinvite({ constraints: { audio: true, video: true } });
+      return;
+    }
+    this.#enableSenders(!this.held);
+    this.#changed();
+  }
+
+  /** Send one DTMF tone: RFC 4733 when negotiated, otherwise (or if so configured) SIP INFO. */
+  async sendDtmf(tone: string): Promise<void> {
+    if (!isDtmfTone(tone) || this.#state !== 'connected') return;
+    const sender = this.#sender('audio');
+    const remote = this.peerConnection?.remoteDescription?.sdp ?? '';
+    const rtpReady = !!sender?.dtmf?.canInsertDTMF && hasTelephoneEvent(remote);
+    const method = chooseDtmfMethod(this.#o.dtmfPreference(), rtpReady);
+    this.lastDtmfMethod = method;
+    if (method === 'rfc4733' && sender?.dtmf) {
+      // insertDTMF queues tones; keep what is queued (W3C WebRTC §7.2).
+      sender.dtmf.insertDTMF(sender.dtmf.toneBuffer + tone, TONE_MS, GAP_MS);
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.session
+        .info({
+          requestOptions: { body: { contentDisposition: 'render', contentType: 'application/dtmf-relay', content: dtmfRelayBody(tone) } },
+          requestDelegate: {
+            onAccept: () => {
+              this.sentTones += tone.toUpperCase();
+              this.#changed();
+              resolve();
+            },
+            onReject: (res) => reject(new Error(`INFO refused: ${res.message.statusCode}`)),
+          },
+        })
+        .catch(reject);
+    });
+  }
+
+  /** Blind transfer (RFC 3515, RFC 5589 §6): ask the other side to call `targetUri` instead. */
+  async blindTransfer(targetUri: string, label: string): Promise<void> {
+    const uri = UserAgent.makeURI(targetUri);
+    if (!uri) throw new Error(`not a SIP URI: ${targetUri}`);
+    await this.#refer(uri, { target: label, kind: 'blind', state: 'requested' });
+  }
+
+  /**
+   * Attended transfer (RFC 5589 §7): we talked to `consultation` first; the other side is asked
+   * to call it with Replaces (RFC 3891), which takes our place in that call. Both our calls end.
+   */
+  async attendedTransfer(consultation: Call): Promise<void> {
+    await this.#refer(consultation.session, { target: consultation.peer.label, kind: 'attended', state: 'requested' }, consultation);
+  }
+
+  /**
+   * After the WebSocket came back: new ICE candidates may be needed (another network), so offer
+   * an ICE restart (RFC 8839 §4.4.1.1.1) in a re-INVITE, which also tells the far end our new
+   * flow. The media keeps flowing meanwhile if the old path still works.
+   */
+  async restartIce(): Promise<boolean> {
+    if (this.#state !== 'connected') return false;
+    return this.#reinvite({ hold: this.held, offerOptions: { iceRestart: true } });
+  }
+
+  async stats(): Promise<CallStats | undefined> {
+    const pc = this.peerConnection;
+    if (!pc) return undefined;
+    const report = await pc.getStats();
+    return summarizeStats(report.values() as Iterable<StatsEntry>);
+  }
+
+  /** Sample the privacy indicator (about once a second). */
+  refreshPrivacy(): Privacy {
+    const sdp = this.peerConnection?.remoteDescription?.sdp;
+    const now = this.#protection?.counters();
+    const next = privacyOf(sdp ? transportSecurity(sdp) : undefined, now, this.#countersBefore);
+    this.#countersBefore = now;
+    if (next.level !== this.#privacy.level) {
+      this.#privacy = next;
+      this.#changed();
+    }
+    return this.#privacy;
+  }
+
+  /** The call was replaced by another dialog (RFC 3891): end it without a BYE of our own. */
+  markReplaced(): void {
+    this.#end('replaced');
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  #context(): CallContext {
+    const listeners = this.#signalListeners;
+    return {
+      localUri: this.#o.localUri,
+      remoteUri: this.peer.uri,
+      direction: this.direction,
+      signal: {
+        send: (body) =>
+          new Promise<void>((resolve, reject) => {
+            if (this.session.state !== SessionState.Established) return reject(new Error('call not established'));
+            this.session
+              .info({
+                requestOptions: { body: { contentDisposition: 'session', contentType: E2EE_SIGNAL_CONTENT_TYPE, content: body } },
+                requestDelegate: { onAccept: () => resolve(), onReject: (res) => reject(new Error(`INFO refused: ${res.message.statusCode}`)) },
+              })
+              .catch(reject);
+          }),
+        onMessage: (listener) => {
+          listeners.push(listener);
+        },
+      },
+    };
+  }
+
+  #apply(event: CallEvent): void {
+    const next = transition(this.#state, event);
+    if (!next || next === this.#state) return;
+    this.#state = next;
+    if (next === 'connected') this.connectedAt = Date.now();
+    this.#changed();
+  }
+
+  #end(reason: EndReason): void {
+    if (this.#state === 'ended') return;
+    this.#state = 'ended';
+    this.endReason = reason;
+    this.endedAt = Date.now();
+    this.#changed();
+    this.events.emit('ended', reason);
+  }
+
+  #changed(): void {
+    this.events.emit('change');
+  }
+
+  #onSessionState(s: SessionState): void {
+    if (s === SessionState.Established) this.#apply('accepted');
+    if (s === SessionState.Terminated) {
+      // The reason is set already when we caused it, or is about to be: sip.js reports a final
+      // response to the requestDelegate just after this transition, in the same task. Otherwise
+      // the far end ended it (BYE, CANCEL).
+      const reason: EndReason =
+        this.#state === 'incoming' ? 'cancelled' : this.#state === 'calling' || this.#state === 'ringing' ? 'failed' : 'remote-hung-up';
+      queueMicrotask(() => this.#end(reason));
+    }
+  }
+
+  #watchPeerConnection(sdh: Web.SessionDescriptionHandler): void {
+    const pc = sdh.peerConnection;
+    if (!pc) return;
+    // Tones actually played into the RTP stream (RFC 4733), as the sender reports them.
+    pc.addEventListener('track', () => this.#changed());
+    const watchDtmf = () => {
+      const dtmf = this.#sender('audio')?.dtmf;
+      if (dtmf && !(dtmf as RTCDTMFSender & { __sotto?: true }).__sotto) {
+        (dtmf as RTCDTMFSender & { __sotto?: true }).__sotto = true;
+        dtmf.addEventListener('tonechange', (e) => {
+          if (e.tone) {
+            this.sentTones += e.tone;
+            this.#changed();
+          }
+        });
+      }
+    };
+    pc.addEventListener('signalingstatechange', () => {
+      watchDtmf();
+      if (pc.signalingState === 'stable') this.#changed();
+    });
+    pc.addEventListener('iceconnectionstatechange', () => {
+      // A path that died (e.g. the network changed under us) needs new candidates.
+      if (pc.iceConnectionState === 'failed') void this.restartIce();
+      this.#changed();
+    });
+  }
+
+  #onReinvite(offer: string): void {
+    this.remoteHeld = isRemoteHold(offer);
+    // The far end may have added video: we receive it, and send none until our camera is on.
+    this.remoteVideo = hasVideo(offer);
+    this.#changed();
+  }
+
+  #onInfo(info: Info): void {
+    const req = info.request;
+    const type = req.getHeader('content-type') ?? '';
+    const body = req.body ?? '';
+    if (type.split(';')[0]!.trim().toLowerCase() === E2EE_SIGNAL_CONTENT_TYPE) {
+      void info.accept();
+      for (const l of this.#signalListeners) l(body);
+      return;
+    }
+    const tone = parseDtmfInfo(type, body);
+    if (tone === undefined) {
+      void info.reject({ statusCode: 415 });
+      return;
+    }
+    void info.accept();
+    this.receivedTones += tone;
+    this.#changed();
+    this.events.emit('dtmf', tone);
+  }
+
+  #onRefer(referral: Referral): void {
+    // RFC 3515 §2.4.2: 202 Accepted, then NOTIFYs on the progress of the new INVITE, which
+    // sip.js sends for the Inviter that referral.makeInviter() returns.
+    const by = referral.referredBy;
+    this.referredBy = by ? by.replace(/^.*<|>.*$/g, '') : this.peer.label;
+    this.#changed();
+    void referral.accept().then(
+      () => this.events.emit('referred', referral),
+      () => undefined,
+    );
+  }
+
+  async #refer(target: Parameters<Session['refer']>[0], status: TransferStatus, consultation?: Call): Promise<void> {
+    if (this.#state !== 'connected') throw new Error('transfer needs a connected call');
+    this.transfer = status;
+    this.#changed();
+    const update = (state: TransferStatus['state']) => {
+      if (!this.transfer || this.transfer.state === 'done' || this.transfer.state === 'failed') return;
+      this.transfer = { ...this.transfer, state };
+      this.#changed();
+    };
+    await this.session.refer(target, {
+      requestDelegate: {
+        onAccept: () => update('trying'),
+        onReject: () => update('failed'),
+      },
+      onNotify: (notification: Notification) => {
+        void notification.accept();
+        const code = sipfragStatus(notification.request.body ?? '');
+        if (code === undefined) return;
+        if (code < 200) update(code >= 180 ? 'ringing' : 'trying');
+        else if (code < 300) {
+          update('done');
+          // RFC 5589 §6/§7: the transferor ends its call(s) once the transfer succeeded.
+          this.#end('transferred');
+          void this.session.bye().catch(() => undefined);
+          if (consultation?.live) {
+            // The transfer target's call with us is replaced (it BYEs us); end it here too.
+            consultation.#end('transferred');
+            void consultation.session.bye().catch(() => undefined);
+          }
+        } else update('failed');
+      },
+    });
+  }
+
+  async #reinvite(sdh: Web.SessionDescriptionHandlerOptions): Promise<boolean> {
+    if (this.session.state !== SessionState.Established || this.renegotiating) return false;
+    this.renegotiating = true;
+    this.#changed();
+    try {
+      return await new Promise<boolean>((resolve) => {
+        this.session
+          .invite({
+            sessionDescriptionHandlerOptions: { ...sdh, constraints: sdh.constraints ?? { audio: true, video: this.video } },
+            requestDelegate: {
+              onAccept: () => resolve(true),
+              onReject: () => resolve(false),
+            },
+          })
+          .catch(() => resolve(false));
+      });
+    } finally {
+      this.renegotiating = false;
+      this.#changed();
+    }
+  }
+
+  #sender(kind: 'audio' | 'video'): RTCRtpSender | undefined {
+    return this.peerConnection?.getSenders().find((s) => s.track?.kind === kind);
+  }
+
+  #enableSenders(enable: boolean): void {
+    for (const s of this.peerConnection?.getSenders() ?? []) {
+      if (!s.track) continue;
+      s.track.enabled = enable && (s.track.kind === 'audio' ? !this.muted : !this.cameraOff);
+    }
+  }
+}
