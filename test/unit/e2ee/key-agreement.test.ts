@@ -170,6 +170,18 @@ describe('key agreement: messages out of order, replayed, or for another session
     expect(answerer.state).toBe('done');
   });
 
+  it('refuses a duplicate that arrives while the first copy is still being handled', async () => {
+    const offerer = await KeyAgreement.create('offerer', SESSION);
+    const answerer = await KeyAgreement.create('answerer', SESSION);
+    const pk = await answerer.receive(wire(offerer.start()));
+    const other = (await (await KeyAgreement.create('answerer', SESSION)).receive(wire((await KeyAgreement.create('offerer', SESSION)).start())))!;
+    const first = offerer.receive(wire(pk!));
+    await expectCode(offerer.receive(wire(other)), 'unexpected-message');
+    const reveal = await first;
+    await answerer.receive(wire(reveal!));
+    expect(offerer.result!.sas).toEqual(answerer.result!.sas);
+  });
+
   it('only the offerer starts, and only once', async () => {
     await expect(KeyAgreement.create('answerer', SESSION).then((a) => a.start())).rejects.toThrow(KeyAgreementError);
     const offerer = await KeyAgreement.create('offerer', SESSION);

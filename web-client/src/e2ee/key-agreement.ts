@@ -189,6 +189,8 @@ export class KeyAgreement {
   #commitment: Bytes | null = null;
   #peerPublicKey: Bytes | null = null;
   #result: KeyAgreementResult | null = null;
+  /** True while a message is being handled (key derivation awaits WebCrypto). */
+  #busy = false;
 
   private constructor(role: KeyAgreementRole, session: string, keyPair: { publicKey: Uint8Array; privateKey: Uint8Array }) {
     this.role = role;
@@ -235,10 +237,14 @@ export class KeyAgreement {
     if (message.session !== this.session) {
       throw new KeyAgreementError('wrong-session', 'message for another session');
     }
+    // A second message arriving while the first is still deriving keys would pass the state
+    // check below (the state changes only when derivation ends) and could swap the peer's key.
+    if (this.#busy) throw new KeyAgreementError('unexpected-message', `${message.type} received while the previous message is being handled`);
     const expected = this.#expectedType();
     if (message.type !== expected) {
       throw new KeyAgreementError('unexpected-message', `${message.type} received in state ${this.#state}, expected ${expected ?? 'nothing'}`);
     }
+    this.#busy = true;
     try {
       switch (message.type) {
         case 'commit':
@@ -252,6 +258,8 @@ export class KeyAgreement {
     } catch (err) {
       this.#fail();
       throw err;
+    } finally {
+      this.#busy = false;
     }
   }
 
