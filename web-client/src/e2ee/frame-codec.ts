@@ -33,6 +33,10 @@
  * NAL unit from ending in 0x00, which Annex B parsers would take for part of a following start
  * code; escape() is H.264 emulation prevention (see h264.ts).
  *
+ * Sender and receiver must pick the same layout for a track: both take it from the frames'
+ * mimeType (or the track's configured one). If they disagree, the layout id in the metadata makes
+ * every frame fail authentication (dropped, counted as `auth`), never decode garbage.
+ *
  * Empty frames (no bytes) carry nothing to protect and are passed through by the transformer.
  */
 import { concatBytes, type Bytes } from './bytes.ts';
