@@ -72,6 +72,32 @@ async function dial(from: User, target: string, kind: 'Audio call' | 'Video call
   await p.getByRole('button', { name: kind, exact: true }).click();
 }
 
+/** `from` calls `to`, who answers; resolves when both sides are connected. */
+async function connect(from: User, to: User, o: { video?: boolean; answerVideo?: boolean } = {}): Promise<void> {
+  await dial(from, to, o.video ? 'Video call' : 'Audio call');
+  await waitUntil(`${to} rings`, () => view(to), (v) => v === 'incoming');
+  await page(to).getByRole('button', { name: o.answerVideo ? 'Answer with video' : 'Answer with audio' }).click();
+  for (const u of [from, to]) await waitUntil(`${u} connected`, () => callState(u), (s) => s === 'connected');
+}
+
+async function hangUpAll(...users: User[]): Promise<void> {
+  for (const u of users) {
+    if ((await view(u)) === 'call') await page(u).getByRole('button', { name: 'Hang up', exact: true }).click().catch(() => undefined);
+  }
+  for (const u of users) await waitUntil(`${u} idle`, () => view(u), (v) => v === 'home');
+}
+
+/** The loudest the other side's audio meter showed over `ms` (0..1). */
+async function peakRemoteLevel(u: User, ms = 2500): Promise<number> {
+  let peak = 0;
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    peak = Math.max(peak, Number(await page(u).locator('#remote-level').evaluate((m) => (m as unknown as { value: number }).value)));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return peak;
+}
+
 describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'web-client/dist/index.html'))) execFileSync(process.execPath, [join(ROOT, 'web-client/build.ts')], { stdio: 'inherit' });
@@ -87,9 +113,14 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await server?.stop();
   });
 
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') {
-      for (const [u, b] of browsers) console.log(`--- ${u} console (last 80) ---\n${b.log.slice(-80).join('\n')}`);
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    for (const [u, b] of browsers) console.log(`--- ${u} console (last 80) ---\n${b.log.slice(-80).join('\n')}`);
+    // Leave no call behind for the next case: a fresh page and a new sign-in for each user.
+    for (const u of browsers.keys()) {
+      if ((await view(u).catch(() => null)) === 'home') continue;
+      await page(u).reload();
+      await signIn(u).catch(() => undefined);
     }
   });
 
@@ -167,6 +198,111 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     for (const u of ['alice', 'bob'] as User[]) await waitUntil(`${u} idle`, () => view(u), (v) => v === 'home');
   });
 
+  it('mute silences alice at bob’s end; camera off hides her preview', async () => {
+    await connect('alice', 'bob', { video: true, answerVideo: true });
+    await waitUntil('bob hears alice', () => peakRemoteLevel('bob', 1500), (l) => l > 0.2);
+    const mute = page('alice').getByRole('button', { name: 'Mute' });
+    await mute.click();
+    expect(await mute.getAttribute('aria-pressed')).toBe('true');
+    expect(await page('alice').locator('#call-view').getAttribute('data-muted')).toBe('true');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await peakRemoteLevel('bob')).toBe(0);
+    await mute.click();
+    await waitUntil('bob hears alice again', () => peakRemoteLevel('bob', 1500), (l) => l > 0.2);
+
+    const camera = page('alice').getByRole('button', { name: 'Camera off' });
+    await camera.click();
+    expect(await camera.getAttribute('aria-pressed')).toBe('true');
+    expect(await page('alice').locator('#call-view').getAttribute('data-camera')).toBe('off');
+    expect(await page('alice').getByLabel('Your camera').isHidden()).toBe(true);
+    await camera.click();
+    expect(await page('alice').locator('#call-view').getAttribute('data-camera')).toBe('on');
+    await hangUpAll('alice', 'bob');
+  }, 60_000);
+
+  it('hold and resume: re-INVITE sendonly stops bob’s media to alice, resume brings it back', async () => {
+    await connect('alice', 'bob');
+    await rising('alice', 'audioPacketsReceived', 20);
+    const hold = page('alice').getByRole('button', { name: 'Hold' });
+    await hold.click();
+    await waitUntil('alice on hold', () => page('alice').locator('#call-view').getAttribute('data-held'), (h) => h === 'true');
+    await waitUntil('bob sees the hold', () => page('bob').locator('#call-view').getAttribute('data-remote-held'), (h) => h === 'true');
+    expect(await page('bob').locator('#call-status').textContent()).toBe('alice put the call on hold');
+    expect(await hold.getAttribute('aria-pressed')).toBe('true');
+    await flat('alice', 'audioPacketsReceived');
+    await page('alice').screenshot({ path: artifactPath('call-on-hold.png') });
+
+    await hold.click();
+    await waitUntil('bob sees the resume', () => page('bob').locator('#call-view').getAttribute('data-remote-held'), (h) => h === 'false');
+    expect(await page('alice').locator('#call-view').getAttribute('data-held')).toBe('false');
+    await rising('alice', 'audioPacketsReceived', 20);
+    await hangUpAll('alice', 'bob');
+  }, 60_000);
+
+  it('DTMF: tones go out as RFC 4733 events, and by SIP INFO they reach bob’s screen', async () => {
+    await connect('alice', 'bob');
+    const a = page('alice');
+    await a.getByRole('button', { name: 'Keypad' }).click();
+    for (const t of ['1', '2', '3']) await a.getByRole('button', { name: `Tone ${t}` }).click();
+    // RTCDTMFSender reports each tone as it is played into the RTP stream (tonechange).
+    await waitUntil('tones sent in RTP', () => a.getByLabel('Tones sent').textContent(), (t) => t === '123');
+    expect(await page('bob').getByLabel('Tones received').textContent()).toBe('');
+
+    await a.getByLabel('Send tones as').selectOption('info');
+    // From the keyboard, as a person would type them into the keypad.
+    await a.getByRole('button', { name: 'Tone 4' }).focus();
+    await a.keyboard.press('4');
+    await a.keyboard.press('5');
+    await a.keyboard.press('#');
+    await waitUntil('tones received by INFO', () => page('bob').getByLabel('Tones received').textContent(), (t) => t === '45#');
+    expect(await a.getByLabel('Tones sent').textContent()).toBe('12345#');
+    await page('bob').getByRole('button', { name: 'Keypad' }).click();
+    await page('bob').screenshot({ path: artifactPath('keypad-bob.png') });
+    await hangUpAll('alice', 'bob');
+  }, 60_000);
+
+  it('blind transfer: alice transfers bob to carol (REFER); bob and carol talk, alice is free', async () => {
+    await connect('alice', 'bob');
+    const a = page('alice');
+    await a.getByRole('button', { name: 'Transfer' }).click();
+    await a.getByLabel('Transfer to').fill('carol');
+    await a.getByRole('button', { name: 'Transfer now' }).click();
+    await waitUntil('carol rings', () => view('carol'), (v) => v === 'incoming');
+    expect(await page('carol').getByLabel('Caller').textContent()).toBe('bob');
+    await page('carol').getByRole('button', { name: 'Answer with audio' }).click();
+    await waitUntil('alice free', () => view('alice'), (v) => v === 'home');
+    expect(await a.locator('#last-call').textContent()).toMatch(/^Call transferred: bob/);
+    for (const u of ['bob', 'carol'] as User[]) await waitUntil(`${u} connected`, () => callState(u), (s) => s === 'connected');
+    expect(await page('bob').locator('#call-peer').textContent()).toBe('carol');
+    await rising('carol', 'audioPacketsReceived', 20);
+    await rising('bob', 'audioPacketsReceived', 20);
+    await hangUpAll('bob', 'carol');
+  }, 60_000);
+
+  it('attended transfer: alice consults carol, then joins bob and carol (REFER with Replaces)', async () => {
+    await connect('alice', 'bob');
+    const a = page('alice');
+    await a.getByRole('button', { name: 'Transfer' }).click();
+    await a.getByLabel('Transfer to').fill('carol');
+    await a.getByRole('button', { name: 'Talk to them first' }).click();
+    await waitUntil('carol rings', () => view('carol'), (v) => v === 'incoming');
+    await page('carol').getByRole('button', { name: 'Answer with audio' }).click();
+    await waitUntil('alice talks to carol', () => page('alice').locator('#call-peer').textContent(), (t) => t === 'carol');
+    await waitUntil('alice and carol connected', () => callState('alice'), (s) => s === 'connected');
+    expect(await page('bob').locator('#call-view').getAttribute('data-remote-held')).toBe('true');
+    await a.screenshot({ path: artifactPath('attended-transfer-alice.png') });
+
+    await a.getByRole('button', { name: 'Transfer bob to carol' }).click();
+    await waitUntil('alice free', () => view('alice'), (v) => v === 'home');
+    // carol's call with alice was replaced by one with bob, without ringing.
+    await waitUntil('carol talks to bob', () => page('carol').locator('#call-peer').textContent(), (t) => t === 'bob');
+    for (const u of ['bob', 'carol'] as User[]) await waitUntil(`${u} connected`, () => callState(u), (s) => s === 'connected');
+    expect(await page('bob').locator('#call-peer').textContent()).toBe('carol');
+    await rising('carol', 'audioPacketsReceived', 20);
+    await rising('bob', 'audioPacketsReceived', 20);
+    await hangUpAll('bob', 'carol');
+  }, 60_000);
+
   it('keeps the call when alice’s WebSocket is cut: reconnect, re-register, ICE restart, media goes on', async () => {
     await dial('alice', 'bob', 'Audio call');
     await waitUntil('bob rings', () => view('bob'), (v) => v === 'incoming');
@@ -194,5 +330,3 @@ async function expectText(p: Page, selector: string, text: string): Promise<void
   await waitUntil(`${selector} says "${text}"`, () => p.locator(selector).textContent(), (t) => t === text);
 }
 
-// Silence "declared but unused" for helpers used by later cases.
-void flat;

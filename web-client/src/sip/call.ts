@@ -312,7 +312,21 @@ export class Call {
    * to call it with Replaces (RFC 3891), which takes our place in that call. Both our calls end.
    */
   async attendedTransfer(consultation: Call): Promise<void> {
-    await this.#refer(consultation.session, { target: consultation.peer.label, kind: 'attended', state: 'requested' }, consultation);
+    const dialog = (consultation.session as unknown as { dialog?: { callId: string; localTag: string; remoteTag: string } }).dialog;
+    if (!dialog || !consultation.peer.uri) throw new Error('the consultation call is not established');
+    // sip.js would put the target's Contact in Refer-To. A browser's Contact is a *.invalid
+    // WebSocket address that only its own flow reaches, so an INVITE sent there from elsewhere
+    // finds no route. RFC 5589 §7.1 asks for a GRUU, else the address of record: the AOR reaches
+    // the target through the proxy, and Replaces (RFC 3891 §6.1: tags as the target sees its
+    // dialog) picks out the call there.
+    const replaces = encodeURIComponent(`${dialog.callId};to-tag=${dialog.remoteTag};from-tag=${dialog.localTag}`);
+    const session = this.session as unknown as { referToString?: (t: unknown) => string };
+    session.referToString = () => `<${consultation.peer.uri}?Replaces=${replaces}>`;
+    try {
+      await this.#refer(consultation.session, { target: consultation.peer.label, kind: 'attended', state: 'requested' }, consultation);
+    } finally {
+      delete session.referToString;
+    }
   }
 
   /**

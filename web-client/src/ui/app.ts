@@ -101,7 +101,7 @@ export class App {
         username,
         password,
         iceServers: this.#o.config.iceServers,
-        dtmfPreference: () => this.#home.dtmfPreference,
+        dtmfPreference: () => this.#callScreen.dtmfPreference,
         // SIP traces in the console only when asked for (they name who calls whom).
         ...(debugLogging() ? { log: (line: string) => console.debug(line) } : {}),
         ...(this.#o.protection ? { protection: this.#o.protection } : {}),

@@ -9,6 +9,7 @@
 import { LevelMeter } from '../media/level-meter.ts';
 import type { Call } from '../sip/call.ts';
 import { END_REASON_TEXT } from '../sip/call-state.ts';
+import type { DtmfPreference } from '../sip/dtmf.ts';
 import type { Phone } from '../sip/phone.ts';
 import { byId, h, setError, setText, show } from './dom.ts';
 import { formatDuration } from './format.ts';
@@ -33,6 +34,7 @@ export class CallScreen {
   readonly #keypadToggle = byId<HTMLButtonElement>('keypad-toggle');
   readonly #keypad = byId('keypad');
   readonly #tonesSent = byId('tones-sent');
+  readonly #dtmfMethod = byId<HTMLSelectElement>('dtmf-method');
   readonly #tonesReceived = byId('tones-received');
   readonly #transferToggle = byId<HTMLButtonElement>('transfer-toggle');
   readonly #transferForm = byId<HTMLFormElement>('transfer-form');
@@ -60,7 +62,7 @@ export class CallScreen {
       keys.append(b);
     }
     this.#keypad.addEventListener('keydown', (e) => {
-      if (KEYS.includes(e.key) && !(e.target instanceof HTMLInputElement)) {
+      if (KEYS.includes(e.key) && !(e.target instanceof HTMLInputElement) && !(e.target instanceof HTMLSelectElement)) {
         e.preventDefault();
         void this.#call?.sendDtmf(e.key);
       }
@@ -81,6 +83,11 @@ export class CallScreen {
       if (!this.#keypad.hidden) this.#toggle(this.#keypadToggle, this.#keypad, this.#keypadToggle);
       if (!this.#transferForm.hidden) this.#toggle(this.#transferToggle, this.#transferForm, this.#transferToggle);
     });
+  }
+
+  /** How keypad tones are sent (RFC 4733 when negotiated, or SIP INFO). */
+  get dtmfPreference(): DtmfPreference {
+    return this.#dtmfMethod.value === 'info' ? 'info' : 'auto';
   }
 
   /** Show `call` (undefined: leave the screen), with the other live calls listed. */
@@ -134,6 +141,8 @@ export class CallScreen {
     setText(this.#tonesReceived, c.receivedTones);
     if (c.transfer) setText(this.#transferStatus, transferText(c));
     this.#attachMedia(c);
+    // Show the media protection as soon as the answer is in, not a second later.
+    if (c.state === 'connected' && c.privacy.level === 'unknown') c.refreshPrivacy();
     this.#renderTimer(c);
     this.#renderPrivacy(c);
     this.#renderOthers();

@@ -2,7 +2,6 @@
  * Home: the dialer, recent calls (call back with one button) and contacts, and settings.
  */
 import { END_REASON_TEXT } from '../sip/call-state.ts';
-import type { DtmfPreference } from '../sip/dtmf.ts';
 import { makeContact, type Contact, type HistoryEntry, type Records } from '../storage/records.ts';
 import { byId, h, setError, setText } from './dom.ts';
 import { formatDuration, formatWhen } from './format.ts';
@@ -35,7 +34,6 @@ export class HomeScreen {
   readonly #contactNames = byId('contact-names');
   readonly #contactForm = byId<HTMLFormElement>('contact-form');
   readonly #contactError = byId('contact-error');
-  readonly #dtmf = byId<HTMLSelectElement>('dtmf-method');
   readonly #a: HomeActions;
 
   constructor(actions: HomeActions) {
@@ -54,10 +52,6 @@ export class HomeScreen {
       this.#contactForm.reset();
       void this.#a.saveContact(r.contact);
     });
-  }
-
-  get dtmfPreference(): DtmfPreference {
-    return this.#dtmf.value === 'info' ? 'info' : 'auto';
   }
 
   focus(): void {
