@@ -60,6 +60,8 @@ export const MAX_FRAME_PAYLOAD = 65507 - 300;
 export class PeerLink {
   readonly #sock: Socket;
   readonly #ports: number[] = [];
+  /** Frames to send at the end of this turn of the event loop, so the other worker wakes once per batch (see TransportLayer's UDP queue). */
+  #out: { data: Buffer; port: number }[] = [];
   #onFrame: (f: Frame) => void = () => {};
 
   private constructor(sock: Socket) {
@@ -110,11 +112,18 @@ export class PeerLink {
   send(worker: number, f: Frame): boolean {
     const port = this.#ports[worker];
     if (!port || f.payload.length > MAX_FRAME_PAYLOAD) return false;
-    this.#sock.send(encodeFrame(f), port, '127.0.0.1');
+    if (this.#out.push({ data: encodeFrame(f), port }) === 1) setImmediate(this.#flush);
     return true;
   }
 
+  readonly #flush = (): void => {
+    const out = this.#out;
+    this.#out = [];
+    for (const o of out) this.#sock.send(o.data, o.port, '127.0.0.1');
+  };
+
   close(): void {
+    this.#flush();
     this.#sock.close();
   }
 }

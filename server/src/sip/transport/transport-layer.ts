@@ -300,7 +300,13 @@ export class TransportLayer extends EventEmitter<TransportLayerEvents> {
       address,
       port,
       (data) => {
-        if (!sock.destroyed) sock.write(data);
+        if (sock.destroyed) return;
+        // Like the UDP queue: everything written in this turn leaves in one write, waking the peer once.
+        if (sock.writableCorked === 0) {
+          sock.cork();
+          setImmediate(() => sock.uncork());
+        }
+        sock.write(data);
       },
       () => sock.destroy(),
     );
