@@ -229,7 +229,7 @@ export class SipServer {
   // --- the core ------------------------------------------------------------------
 
   #onRequest(req: SipRequest, tx: ServerTransaction): void {
-    const stx: IncomingRequest = { request: req, source: tx.source, respond: (res) => void tx.respond(res), respondStateless: (res) => void tx.respondStateless(res) };
+    const stx: IncomingRequest = { request: req, source: tx.source, respond: (res) => void tx.respond(res), respondStateless: (res) => void (tx.kind === 'non-invite-server' ? tx.respondStateless(res) : tx.respond(res)) };
     if (req.method === 'CANCEL') {
       this.#proxy.handleCancel(stx, wrap(this.transactions.findInviteServerTransactionForCancel(req)));
       return;
@@ -271,7 +271,7 @@ export class SipServer {
   #register(stx: IncomingRequest, source: Peer): void {
     const auth = this.#auth.check(stx.request, source, 401);
     if (!auth.ok) {
-      refuse(stx, auth.response);
+      refuse(stx, auth);
       return;
     }
     const res = this.#registrar.handle(stx.request, source, auth.user);

@@ -10,7 +10,11 @@ import type { Peer, SipRequest, SipResponse } from '../sip/message.ts';
 import { createResponse } from '../sip/response.ts';
 import type { DigestAuthenticator } from './digest.ts';
 
-export type AuthOutcome = { ok: true; user: string } | { ok: false; response: SipResponse };
+/**
+ * `fresh` marks a plain challenge (no credentials, or only a stale nonce): nothing was checked
+ * and failed, so answering a retransmission with another challenge changes nothing.
+ */
+export type AuthOutcome = { ok: true; user: string } | { ok: false; response: SipResponse; fresh?: true };
 
 export class SipAuth {
   readonly #digest: DigestAuthenticator;
@@ -40,10 +44,10 @@ export class SipAuth {
         return { ok: true, user: result.username };
       case 'missing':
         this.#stats.challenged++;
-        return { ok: false, response: this.#digest.challengeResponse(req, status, now) };
+        return { ok: false, response: this.#digest.challengeResponse(req, status, now), fresh: true };
       case 'stale':
         this.#stats.challenged++;
-        return { ok: false, response: this.#digest.challengeResponse(req, status, now, { stale: true }) };
+        return { ok: false, response: this.#digest.challengeResponse(req, status, now, { stale: true }), fresh: true };
       case 'failed': {
         this.#stats.failed++;
         if (this.#bans.recordFailure(source.address, now)) {

@@ -115,7 +115,9 @@ export class WorkerLink implements Distributor {
   /**
    * Queue a change for the other workers. Changes travel in batches, at most REPLICATION_DELAY_MS
    * after they were made: one IPC message costs about as much as a REGISTER's own processing, so
-   * under load a batch of many changes per message is what keeps replication cheap.
+   * under load a batch of many changes per message is what keeps replication cheap. The price: a
+   * registration made in the last few milliseconds before its worker crashes is lost until the
+   * UA refreshes it, as registrations are with Kamailio's in-memory usrloc when it restarts.
    */
   publishBinding(change: BindingChange): void {
     if (this.#pending.push(change) === 1) setTimeout(this.#flush, REPLICATION_DELAY_MS);

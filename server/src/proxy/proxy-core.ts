@@ -41,20 +41,22 @@ export interface IncomingRequest {
   readonly request: SipRequest;
   readonly source: Peer;
   respond(res: SipResponse): void;
-  /** Send a final non-2xx response without keeping the transaction (RFC 3261 §8.2.7). */
+  /** Send a final non-2xx response to a non-INVITE request without keeping the transaction (RFC 3261 §8.2.7). */
   respondStateless?(res: SipResponse): void;
 }
 
 /**
- * Refuse a request that failed the digest check. A challenge (401/407) carries a fresh nonce and
- * is as good when regenerated for a retransmission, so it goes statelessly, as Kamailio sends
- * its challenges: most requests a busy server sees are challenged, and each retained
- * transaction would hold memory for 32 s. Other refusals (403 after a failure, a ban) keep the
- * transaction, so a retransmission is not counted as a second failure.
+ * Refuse a request that failed the digest check. A plain challenge to a non-INVITE request
+ * (a REGISTER without credentials, above all) carries a fresh nonce and is as good when
+ * regenerated for a retransmission, so it goes statelessly, as Kamailio sends its challenges:
+ * half of a busy registrar's requests are challenged, and each retained transaction would
+ * hold memory for Timer J (32 s). An INVITE's challenge keeps its transaction, which absorbs
+ * the ACK (a stateless one would let that ACK reach the proxy core as a stray request); so do
+ * refusals after failed credentials, so that a retransmission is not counted as a second failure.
  */
-export function refuse(stx: IncomingRequest, res: SipResponse): void {
-  if ((res.status === 401 || res.status === 407) && stx.respondStateless) stx.respondStateless(res);
-  else stx.respond(res);
+export function refuse(stx: IncomingRequest, outcome: { response: SipResponse; fresh?: true }): void {
+  if (outcome.fresh && stx.request.method !== 'INVITE' && stx.respondStateless) stx.respondStateless(outcome.response);
+  else stx.respond(outcome.response);
 }
 
 export interface BranchEvents {
@@ -176,14 +178,14 @@ export class ProxyCore {
       // Route to elsewhere is a relay attempt and must come from an authenticated local user.
       if (!inDialog && !routed.ours) {
         const check = this.#authorizeRelay(req, stx.source);
-        if (!check.ok) return refuse(stx, check.response);
+        if (!check.ok) return refuse(stx, check);
       }
       targets = [{ uri: req.uri, ...(routed.flow ? { dest: routed.flow } : {}) }];
     } else if (this.#o.isMyself(ruri.host, ruri.port)) {
       // §16.5: a request for one of our users goes to every registered contact.
       if (!inDialog) {
         const check = this.#authorizeLocalCall(req, stx.source);
-        if (!check.ok) return refuse(stx, check.response);
+        if (!check.ok) return refuse(stx, check);
       }
       const user = ruri.user;
       if (!user) return respond(404);
@@ -194,7 +196,7 @@ export class ProxyCore {
       // Another domain, or a Contact address in a dialog: forward to the Request-URI.
       if (!inDialog) {
         const check = this.#authorizeRelay(req, stx.source);
-        if (!check.ok) return refuse(stx, check.response);
+        if (!check.ok) return refuse(stx, check);
       }
       targets = [{ uri: req.uri }];
     }

@@ -155,25 +155,6 @@ export class InviteServerTransaction {
     }
   }
 
-  /**
-   * Send a final non-2xx response and end the transaction at once, as a stateless UAS does
-   * (RFC 3261 §8.2.7). For a response the TU would regenerate just as well for a retransmission
-   * of the request (a digest challenge, with a fresh nonce), keeping the transaction for Timer
-   * G/H only holds memory: under load most transactions are challenges. A retransmission then
-   * counts as a new request and is challenged again; the ACK for the challenge matches nothing
-   * and is dropped (§8.2.7: a stateless UAS ignores ACK). Returns false, sending nothing, when a
-   * final response was already sent.
-   */
-  respondStateless(response: SipResponse): boolean {
-    if (response.status < 300 || response.status > 699) throw new RangeError(`a stateless response must be a final non-2xx, not ${response.status}`);
-    if (this.#state !== 'proceeding') return false;
-    this.#lastResponse = response;
-    this.#enterTerminated();
-    transmit(this.#env, response, this.destination, this);
-    this.#user.onTerminated?.(this);
-    return true;
-  }
-
   /** A retransmission of the INVITE, matched by the transaction manager (§17.2.1). */
   receiveRequest(_request: SipRequest): void {
     // Proceeding: resend the most recent provisional response; Completed: the final response.
@@ -389,9 +370,9 @@ export class NonInviteServerTransaction {
    * Send a final non-2xx response and end the transaction at once, as a stateless UAS does
    * (RFC 3261 §8.2.7). For a response the TU would regenerate just as well for a retransmission
    * of the request (a digest challenge, with a fresh nonce), keeping the transaction for Timer
-   * J only holds memory: under load most transactions are challenges. A retransmission then
-   * counts as a new request and is challenged again; Returns false, sending nothing, when a
-   * final response was already sent.
+   * J only holds memory: under load half of all transactions are challenges. A retransmission
+   * then counts as a new request and is challenged again. Returns false, sending nothing, when
+   * a final response was already sent.
    */
   respondStateless(response: SipResponse): boolean {
     if (response.status < 300 || response.status > 699) throw new RangeError(`a stateless response must be a final non-2xx, not ${response.status}`);
