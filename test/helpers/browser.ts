@@ -106,8 +106,10 @@ export async function launchBrowser(o: { viewport?: { width: number; height: num
   await context.addInitScript(() => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('sotto.debug', '1'));
   const page = context.pages()[0] ?? (await context.newPage());
   const log: string[] = [];
-  page.on('console', (m: ConsoleMessage) => log.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  const t0 = Date.now();
+  const at = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
+  page.on('console', (m: ConsoleMessage) => log.push(`${at()} [${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`${at()} [pageerror] ${e.message}`));
   return {
     context,
     page,

@@ -25,11 +25,15 @@ const browsers = new Map<User, TestBrowser>();
 const page = (u: User): Page => browsers.get(u)!.page;
 
 async function waitUntil<T>(what: string, f: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
+  const start = Date.now();
+  const end = start + timeoutMs;
   let last: T;
   for (;;) {
     last = await f();
-    if (ok(last)) return last;
+    if (ok(last)) {
+      if (Date.now() - start > 5000) console.warn(`slow: ${what} took ${Date.now() - start} ms`);
+      return last;
+    }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -301,6 +305,45 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await rising('carol', 'audioPacketsReceived', 20);
     await rising('bob', 'audioPacketsReceived', 20);
     await hangUpAll('bob', 'carol');
+  }, 60_000);
+
+  it('keeps call history and contacts across a reload, encrypted at rest in IndexedDB', async () => {
+    const a = page('alice');
+    const history = a.getByRole('list', { name: 'Recent calls' });
+    await waitUntil('history saved', () => history.locator('li').count(), (n) => n >= 3);
+    await a.getByText('Add a contact').click();
+    await a.getByLabel('Name', { exact: true }).fill('Carol Danvers');
+    await a.locator('#contact-address').fill('carol');
+    await a.getByRole('button', { name: 'Save contact' }).click();
+    await waitUntil('contact listed', () => a.getByRole('list', { name: 'Contacts' }).locator('li').count(), (n) => n === 1);
+    // Calls with carol now show the contact's name.
+    const before = await history.locator('li .who').allTextContents();
+    expect(before).toContain('↗ Carol Danvers');
+
+    // What IndexedDB holds: ciphertext only, no names or addresses.
+    const raw = await a.evaluate(async () => {
+      const g = globalThis as unknown as { indexedDB: { open(n: string): { onsuccess: unknown; result: unknown } } };
+      const db = await new Promise<{ transaction(s: string): { objectStore(s: string): { getAll(): { onsuccess: unknown; result: unknown } } } }>((resolve) => {
+        const r = g.indexedDB.open('sotto');
+        r.onsuccess = () => resolve(r.result as never);
+      });
+      const req = db.transaction('vaults').objectStore('vaults').getAll();
+      return await new Promise<string>((resolve) => {
+        req.onsuccess = () => resolve(JSON.stringify(req.result));
+      });
+    });
+    expect(raw).toContain('"box"');
+    for (const secret of ['bob', 'carol', 'Carol Danvers', 'answered']) expect(raw).not.toContain(secret);
+
+    await a.reload();
+    await signIn('alice');
+    await waitUntil('history restored', () => history.locator('li .who').allTextContents(), (t) => JSON.stringify(t) === JSON.stringify(before));
+    expect(await a.getByRole('list', { name: 'Contacts' }).locator('li .who').allTextContents()).toEqual(['Carol Danvers']);
+    await a.getByRole('list', { name: 'Contacts' }).getByRole('button', { name: 'Call Carol Danvers', exact: true }).click();
+    await waitUntil('carol rings', () => view('carol'), (v) => v === 'incoming');
+    await page('carol').getByRole('button', { name: 'Decline' }).click();
+    await waitUntil('alice idle', () => view('alice'), (v) => v === 'home');
+    await a.screenshot({ path: artifactPath('home-alice.png'), fullPage: true });
   }, 60_000);
 
   it('keeps the call when alice’s WebSocket is cut: reconnect, re-register, ICE restart, media goes on', async () => {

@@ -4,6 +4,7 @@
  * the Content Security Policy can stay at connect-src 'self'.
  */
 import { App, type ClientConfig } from './ui/app.ts';
+import { EncryptedStore } from './storage/encrypted-store.ts';
 import { MemoryStore } from './storage/store.ts';
 
 async function loadConfig(): Promise<ClientConfig> {
@@ -24,4 +25,9 @@ async function loadConfig(): Promise<ClientConfig> {
 }
 
 const config = await loadConfig();
-new App({ config, openRecords: async () => new MemoryStore() }).start();
+new App({
+  config,
+  // Without IndexedDB (some private modes) history lives only as long as the page.
+  openRecords: (username, password, domain, reset) =>
+    typeof indexedDB === 'undefined' ? Promise.resolve(new MemoryStore()) : EncryptedStore.open(username, password, domain, { reset }),
+}).start();

@@ -26,8 +26,11 @@ export interface ClientConfig {
 
 export interface AppOptions {
   config: ClientConfig;
-  /** Opens the signed-in user's records (encrypted with a key from the password). */
-  openRecords(username: string, password: string, domain: string): Promise<RecordsStore>;
+  /**
+   * Opens the signed-in user's records (encrypted with a key from the password); `reset` starts
+   * an empty history in place of one the password no longer opens.
+   */
+  openRecords(username: string, password: string, domain: string, reset: boolean): Promise<RecordsStore & { close?(): void }>;
   protection?: MediaProtectionFactory;
 }
 
@@ -50,7 +53,9 @@ export class App {
   readonly #callScreen: CallScreen;
   readonly #home: HomeScreen;
   #phone: Phone | undefined;
-  #store: RecordsStore | undefined;
+  #store: (RecordsStore & { close?(): void }) | undefined;
+  readonly #historyReset = byId<HTMLButtonElement>('history-reset');
+  #resetHistory: (() => void) | undefined;
   #records: Records = EMPTY_RECORDS;
   #view: View | undefined;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
@@ -72,6 +77,7 @@ export class App {
       void this.#signIn();
     });
     this.#signOut.addEventListener('click', () => void this.#signOutNow());
+    this.#historyReset.addEventListener('click', () => this.#resetHistory?.());
     byId('answer-audio').addEventListener('click', () => void this.#incoming()?.answer(false));
     byId('answer-video').addEventListener('click', () => void this.#incoming()?.answer(true));
     byId('decline').addEventListener('click', () => void this.#incoming()?.decline());
@@ -128,14 +134,23 @@ export class App {
     this.#render();
   }
 
-  async #openRecords(username: string, password: string): Promise<void> {
+  async #openRecords(username: string, password: string, reset = false): Promise<void> {
     this.#home.setHistoryState('Unlocking your call history…');
+    show(this.#historyReset, false);
+    this.#resetHistory = undefined;
     try {
-      this.#store = await this.#o.openRecords(username, password, this.#o.config.domain);
+      this.#store = await this.#o.openRecords(username, password, this.#o.config.domain, reset);
       this.#records = await this.#store.load();
       this.#home.setHistoryState(this.#records.history.length ? '' : 'No calls yet.');
     } catch (err) {
-      this.#home.setHistoryState(`Your call history cannot be opened here (${(err as Error).message}); new calls are not saved.`);
+      if ((err as { reason?: string }).reason === 'wrong-password') {
+        // Signed in, so the server took this password: it was changed since the history was saved.
+        this.#home.setHistoryState('Your saved history was locked with a previous password and cannot be opened. New calls are not saved until you start a new history.');
+        this.#resetHistory = () => void this.#openRecords(username, password, true);
+        show(this.#historyReset, true);
+      } else {
+        this.#home.setHistoryState(`Your call history cannot be opened here (${(err as Error).message}); new calls are not saved.`);
+      }
     }
     this.#home.render(this.#records);
   }
@@ -143,7 +158,10 @@ export class App {
   async #signOutNow(): Promise<void> {
     const phone = this.#phone;
     this.#phone = undefined;
+    this.#store?.close?.();
     this.#store = undefined;
+    this.#resetHistory = undefined;
+    show(this.#historyReset, false);
     // Decrypted records leave memory with the session.
     this.#records = EMPTY_RECORDS;
     this.#home.render(this.#records);

@@ -69,16 +69,18 @@ export class HomeScreen {
 
   render(records: Records): void {
     const now = Date.now();
+    // A caller we know is shown by the name we gave them, not the one they sent.
+    const names = new Map(records.contacts.map((c) => [c.uri, c.name]));
     this.#history.replaceChildren(
       ...records.history.map((e) => {
         const li = h('li', { 'data-outcome': e.outcome, 'data-direction': e.direction });
         const arrow = e.direction === 'incoming' ? '↙' : '↗';
         const what = [e.video ? 'video' : 'audio', OUTCOME_TEXT[e.outcome], e.durationMs ? formatDuration(e.durationMs) : ''].filter(Boolean).join(', ');
         li.append(
-          h('span', { class: 'who', text: `${arrow} ${e.label}` }),
+          h('span', { class: 'who', text: `${arrow} ${names.get(e.uri) ?? e.label}` }),
           h('span', { class: 'when', text: `${formatWhen(e.at, now)} · ${what}` }),
         );
-        if (e.uri) li.append(this.#callButton(e.uri, e.label, e.video));
+        if (e.uri) li.append(this.#callButton(e.uri, names.get(e.uri) ?? e.label, e.video));
         return li;
       }),
     );
