@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { Inviter, UserAgent } from 'sip.js';
+import { createNodeUserAgent } from '../helpers/sipjs-node.ts';
 import { artifactPath, cutSignalling, HAVE_CHROMIUM, iceUfrags, launchBrowser, mediaCounters, socketCount, type MediaCounters, type TestBrowser } from '../helpers/browser.ts';
 import { HAVE_NETNS, ROOT, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -214,13 +216,28 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await mute.click();
     await waitUntil('bob hears alice again', () => peakRemoteLevel('bob', 1500), (l) => l > 0.2);
 
-    const camera = page('alice').getByRole('button', { name: 'Camera off' });
-    await camera.click();
+    const camera = page('alice').getByRole('button', { name: 'Camera' });
     expect(await camera.getAttribute('aria-pressed')).toBe('true');
+    await camera.click();
+    expect(await camera.getAttribute('aria-pressed')).toBe('false');
     expect(await page('alice').locator('#call-view').getAttribute('data-camera')).toBe('off');
     expect(await page('alice').getByLabel('Your camera').isHidden()).toBe(true);
     await camera.click();
+    expect(await camera.getAttribute('aria-pressed')).toBe('true');
     expect(await page('alice').locator('#call-view').getAttribute('data-camera')).toBe('on');
+    await hangUpAll('alice', 'bob');
+  }, 60_000);
+
+  it('the camera button in an audio call adds video with a re-INVITE', async () => {
+    await connect('alice', 'bob');
+    const camera = page('alice').getByRole('button', { name: 'Camera' });
+    expect(await camera.getAttribute('aria-pressed')).toBe('false');
+    expect(await page('alice').locator('#call-view').getAttribute('data-camera')).toBe('none');
+    await camera.click();
+    await waitUntil('alice sends video', () => page('alice').locator('#call-view').getAttribute('data-camera'), (c) => c === 'on');
+    await waitUntil('bob decodes video', () => mediaCounters(page('bob')), (c) => c.videoFramesDecoded > 5);
+    await rising('bob', 'videoFramesDecoded', 5);
+    await rising('alice', 'audioPacketsReceived', 20);
     await hangUpAll('alice', 'bob');
   }, 60_000);
 
@@ -344,6 +361,73 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await page('carol').getByRole('button', { name: 'Decline' }).click();
     await waitUntil('alice idle', () => view('alice'), (v) => v === 'home');
     await a.screenshot({ path: artifactPath('home-alice.png'), fullPage: true });
+  }, 60_000);
+
+  it('shows an anonymous caller (RFC 3323) as "Anonymous", with no address to call back', async () => {
+    // sip.js in Node over WSS, with the From of RFC 3323 §4.1.1.3 and a signalling-only SDP.
+    const ua = createNodeUserAgent({ server: `wss://127.0.0.1:${BASE + 3}`, user: 'carol', password: USERS.carol, domain: 'localhost', rtpPort: 40000 });
+    await ua.start();
+    try {
+      const rejected: number[] = [];
+      const inviter = new Inviter(ua, UserAgent.makeURI('sip:bob@localhost')!, {
+        params: { fromUri: 'sip:anonymous@anonymous.invalid', fromDisplayName: 'Anonymous' },
+      });
+      void inviter.invite({ requestDelegate: { onReject: (r) => void rejected.push(r.message.statusCode ?? 0) } });
+      await waitUntil('bob rings', () => view('bob'), (v) => v === 'incoming');
+      const caller = page('bob').getByLabel('Caller');
+      expect(await caller.textContent()).toBe('Anonymous');
+      expect(await caller.getAttribute('data-anonymous')).toBe('true');
+      expect(await page('bob').locator('#incoming-detail').textContent()).toBe('The caller hides their identity.');
+      await page('bob').getByRole('button', { name: 'Decline' }).click();
+      await waitUntil('603 at the caller', () => rejected, (r) => r.length === 1);
+      expect(rejected).toEqual([603]);
+      await waitUntil('bob idle', () => view('bob'), (v) => v === 'home');
+      const last = page('bob').getByRole('list', { name: 'Recent calls' }).locator('li').first();
+      expect(await last.locator('.who').textContent()).toBe('↙ Anonymous');
+      expect(await last.getByRole('button').count()).toBe(0);
+    } finally {
+      await Promise.race([ua.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+    }
+  });
+
+  it('works from the keyboard alone at phone width (375 px), without sideways scrolling', async () => {
+    for (const u of ['alice', 'bob'] as User[]) await page(u).setViewportSize({ width: 375, height: 812 });
+    try {
+      const a = page('alice');
+      const b = page('bob');
+      // Focus starts in the dialer; Enter places an audio call (the form's first button).
+      await a.getByLabel('Name or SIP address').first().focus();
+      await a.keyboard.type('bob');
+      await a.keyboard.press('Enter');
+      await waitUntil('bob rings', () => view('bob'), (v) => v === 'incoming');
+      // The incoming screen puts focus on "Answer with audio".
+      await waitUntil('answer focused', () => b.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id), (id) => id === 'answer-audio');
+      await b.screenshot({ path: artifactPath('incoming-375.png') });
+      await b.keyboard.press('Enter');
+      for (const u of ['alice', 'bob'] as User[]) await waitUntil(`${u} connected`, () => callState(u), (s) => s === 'connected');
+      // Tab to Mute and press Space.
+      for (let i = 0; i < 20; i++) {
+        await a.keyboard.press('Tab');
+        if ((await a.evaluate(() => (globalThis as unknown as { document: { activeElement: { id: string } } }).document.activeElement.id)) === 'mute') break;
+      }
+      await a.keyboard.press('Space');
+      expect(await a.getByRole('button', { name: 'Mute' }).getAttribute('aria-pressed')).toBe('true');
+      for (const u of ['alice', 'bob'] as User[]) {
+        const overflow = await page(u).evaluate(() => {
+          const d = (globalThis as unknown as { document: { documentElement: { scrollWidth: number; clientWidth: number } } }).document.documentElement;
+          return d.scrollWidth - d.clientWidth;
+        });
+        expect(overflow, `${u} scrolls sideways`).toBe(0);
+      }
+      await a.screenshot({ path: artifactPath('call-375.png'), fullPage: true });
+      // Shift+Tab back… or straight to Hang up: it is reachable and works with Enter.
+      await a.getByRole('button', { name: 'Hang up' }).focus();
+      await a.keyboard.press('Enter');
+      for (const u of ['alice', 'bob'] as User[]) await waitUntil(`${u} idle`, () => view(u), (v) => v === 'home');
+      await a.screenshot({ path: artifactPath('home-375.png'), fullPage: true });
+    } finally {
+      for (const u of ['alice', 'bob'] as User[]) await page(u).setViewportSize({ width: 800, height: 900 });
+    }
   }, 60_000);
 
   it('keeps the call when alice’s WebSocket is cut: reconnect, re-register, ICE restart, media goes on', async () => {

@@ -134,7 +134,8 @@ export class CallScreen {
     for (const b of [this.#mute, this.#hold, this.#keypadToggle, this.#transferToggle, this.#camera]) b.disabled = !connected;
     this.#mute.setAttribute('aria-pressed', String(c.muted));
     this.#hold.setAttribute('aria-pressed', String(c.held));
-    this.#camera.setAttribute('aria-pressed', String(c.cameraOff || !this.#hasLocalVideo()));
+    // Pressed: our camera is sending. In an audio call, pressing it adds video (re-INVITE).
+    this.#camera.setAttribute('aria-pressed', String(this.#hasLocalVideo() && !c.cameraOff));
     this.#hangUp.textContent = c.state === 'calling' || c.state === 'ringing' ? 'Cancel' : 'Hang up';
     this.#hangUp.setAttribute('aria-label', c.state === 'calling' || c.state === 'ringing' ? 'Cancel call' : 'Hang up');
     setText(this.#tonesSent, c.sentTones);
