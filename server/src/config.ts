@@ -82,6 +82,30 @@ const schema = z.strictObject({
     maxHeaders: z.number().int().min(16).max(1000),
     maxConnections: z.number().int().positive(),
   }),
+  /** Group calls: the mediasoup SFU and its room signalling (sfu/). */
+  sfu: z.strictObject({
+    enabled: z.boolean(),
+    /** mediasoup worker processes; "auto" = one per core. Started with the first room. */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(64)]),
+    /** Address the media ports bind to, and the address put in ICE candidates if different. */
+    listen: z.string().min(1),
+    announcedIp: z.string().min(1).optional(),
+    /** WebRTC media port (UDP and TCP) of the first worker; worker i uses port + i. */
+    port,
+    /** Ports for other media transports (RTP taps, worker-to-worker pipes). */
+    rtcMinPort: port,
+    rtcMaxPort: port,
+    maxRooms: z.number().int().positive(),
+    /** Participant limit of a room whose creator chose none, and the largest a creator may choose. */
+    maxParticipants: z.number().int().min(2),
+    maxParticipantsLimit: z.number().int().min(2).max(1000),
+    /** Close a room empty for this long (s). */
+    roomIdleTimeout: z.number().int().positive(),
+    /** Lifetime of a web client's group-call session token (s). */
+    sessionTtl: z.number().int().min(60).max(86400),
+    /** mediasoup worker log level (to stderr). */
+    logLevel: z.enum(['debug', 'warn', 'error', 'none']),
+  }),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -113,6 +137,20 @@ export const DEFAULTS: Config = {
     ban: { failures: 10, windowSeconds: 60, banSeconds: 300, exemptLoopback: false },
   },
   limits: { maxMessageBytes: 65535, maxHeaders: 100, maxConnections: 10000 },
+  sfu: {
+    enabled: true,
+    workers: 'auto',
+    listen: '127.0.0.1',
+    port: 40000,
+    rtcMinPort: 40100,
+    rtcMaxPort: 40999,
+    maxRooms: 100,
+    maxParticipants: 16,
+    maxParticipantsLimit: 50,
+    roomIdleTimeout: 300,
+    sessionTtl: 3600,
+    logLevel: 'warn',
+  },
 };
 
 export class ConfigError extends Error {
@@ -196,5 +234,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (r.minExpires > r.maxExpires) throw new ConfigError('invalid configuration:\n  registrar.minExpires: must not exceed registrar.maxExpires');
   if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires)
     throw new ConfigError('invalid configuration:\n  registrar.defaultExpires: must lie between minExpires and maxExpires');
+  const sfu = cfg.sfu;
+  if (sfu.rtcMinPort > sfu.rtcMaxPort) throw new ConfigError('invalid configuration:\n  sfu.rtcMinPort: must not exceed sfu.rtcMaxPort');
+  if (sfu.maxParticipants > sfu.maxParticipantsLimit) throw new ConfigError('invalid configuration:\n  sfu.maxParticipants: must not exceed sfu.maxParticipantsLimit');
   return cfg;
 }

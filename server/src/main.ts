@@ -11,6 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { SottoError } from './errors.ts';
 import { buildApp } from './http/app.ts';
+import { createRoomsService, type RoomsService } from './http/rooms-service.ts';
+import { splitUpgrades } from './http/rooms-upgrade.ts';
 import { createLogger, setIdentityLogging, type Logger } from './logger.ts';
 import { runPrimary, WORKER_ENV } from './cluster/primary.ts';
 import { WorkerLink } from './cluster/worker-link.ts';
@@ -23,6 +25,8 @@ const WEB_CLIENT_ROOT = resolve(import.meta.dirname, '../../web-client/dist');
 export interface RunningServer {
   sip: SipServer;
   app: FastifyInstance | undefined;
+  /** Group calls (the SFU and its signalling), when enabled and served over HTTPS. */
+  rooms: RoomsService | undefined;
   logger: Logger;
   close(): Promise<void>;
 }
@@ -35,6 +39,8 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
   const sip = new SipServer({ config: cfg, logger: log, users: store.users, ...(clusterLink ? { cluster: clusterLink } : {}) });
   let app: FastifyInstance | undefined;
   let plain: HttpServer | undefined;
+  // Group calls need one process that holds every room: not with several SIP workers (yet).
+  const rooms = cfg.sfu.enabled && cfg.http.https.enabled && !clusterLink ? createRoomsService(cfg, store.users, log) : undefined;
   try {
     await sip.listen();
     const health = {
@@ -43,10 +49,13 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
     };
     if (cfg.http.https.enabled) {
       const tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };
-      app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT, domain: cfg.domain } });
+      app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT, domain: cfg.domain }, ...(rooms && { rooms }) });
       await app.listen({ host: cfg.http.listen, port: cfg.http.https.port });
       const addr = app.server.address();
-      sip.attachWebSocket(app.server as unknown as HttpServer, 'wss', typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);
+      const server = app.server as unknown as HttpServer;
+      // /rooms upgrades go to the room signalling, every other upgrade to SIP over WSS.
+      const sipSide = rooms ? (splitUpgrades(server, rooms.sockets) as unknown as HttpServer) : server;
+      sip.attachWebSocket(sipSide, 'wss', typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);
     }
     if (cfg.http.http.enabled) {
       // Plain HTTP carries only SIP over WS (for a local reverse proxy or tests); pages need HTTPS.
@@ -63,6 +72,7 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
     }
   } catch (err) {
     await sip.close();
+    await rooms?.close();
     await app?.close();
     plain?.close();
     store.close();
@@ -75,8 +85,10 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
   return {
     sip,
     app,
+    rooms,
     logger: log,
     async close() {
+      await rooms?.close();
       await Promise.all([sip.close(), app?.close(), new Promise<void>((r) => (plain ? plain.close(() => r()) : r()))]);
       clusterLink?.link.close();
       store.close();

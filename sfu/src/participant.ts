@@ -14,8 +14,9 @@ import type { types } from 'mediasoup';
 import { SfuError } from './errors.ts';
 import { layersFromEncodings, selectLayers, type SpatialLayer } from './layer-selection.ts';
 
-/** What a producer carries; screen shares are separate producers so receivers can lay them out. */
-export type MediaSource = 'mic' | 'camera' | 'screen' | 'screen-audio';
+import type { MediaSource, TransportDirection } from './signalling/protocol.ts';
+
+export type { MediaSource, TransportDirection };
 
 export interface ParticipantIdentity {
   /** Random per join; what other clients see and address (never the username). */
@@ -59,7 +60,6 @@ export type ParticipantEvents = {
   close: [];
 };
 
-export type TransportDirection = 'send' | 'recv';
 
 interface ConsumerState {
   readonly consumer: types.Consumer;

@@ -17,6 +17,7 @@ import type { SfuLogger } from './logger.ts';
 import type { ParticipantLimits } from './participant.ts';
 import { hashRoomPassword } from './room-password.ts';
 import { Room } from './room.ts';
+import { ROOM_NAME_PATTERN } from './signalling/protocol.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
 export interface RoomManagerOptions {
@@ -53,7 +54,7 @@ export type RoomManagerEvents = {
  * Room names are SIP user parts (sip:NAME@DOMAIN, RFC 3261 §25.1) and URL query values that
  * need no escaping: lower-case letters, digits and inner hyphens, 3 to 48 characters.
  */
-export const ROOM_NAME_RE = /^[a-z0-9](?:[a-z0-9-]{1,46}[a-z0-9])$/;
+export const ROOM_NAME_RE = ROOM_NAME_PATTERN;
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 

@@ -17,6 +17,7 @@ import { MEDIA_CODECS } from './media-codecs.ts';
 import { Participant, type ParticipantIdentity, type ParticipantLimits, type ProducerAppData } from './participant.ts';
 import type { RoomPasswordHash } from './room-password.ts';
 import { mediaAvailable, nextRoomState, type RoomState, type RoomStateEvent } from './room-state.ts';
+import type { LeaveReason } from './signalling/protocol.ts';
 import type { WorkerSlot } from './worker-pool.ts';
 
 export interface RoomSettings {
@@ -30,7 +31,7 @@ export interface RoomSettings {
   readonly limits: ParticipantLimits;
 }
 
-export type LeaveReason = 'left' | 'removed' | 'disconnected' | 'room-closed';
+export type { LeaveReason };
 
 export type RoomEvents = {
   participantjoined: [participant: Participant];
@@ -67,6 +68,8 @@ export class Room extends EventEmitter<RoomEvents> {
     super();
     this.settings = settings;
     this.#slot = slot;
+    // Every participant's connection listens to the room's events.
+    this.setMaxListeners(settings.maxParticipants * 2 + 10);
   }
 
   static async create(settings: RoomSettings, slot: WorkerSlot): Promise<Room> {

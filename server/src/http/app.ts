@@ -5,6 +5,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { healthPlugin, type HealthSource } from './health.ts';
+import { roomsPlugin } from './rooms.ts';
+import type { RoomsService } from './rooms-service.ts';
 import { webClientPlugin, type WebClientOptions } from './web-client.ts';
 
 export interface AppOptions {
@@ -15,6 +17,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** Serve the browser softphone (HTTPS only: pages need a secure context for media). */
   webClient?: WebClientOptions;
+  /** Group calls: sign-in for the web client and the room API (the room sockets are routed in main.ts). */
+  rooms?: RoomsService;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -32,5 +36,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   ) as FastifyInstance;
   await app.register(healthPlugin, { source: opts.health });
   if (opts.webClient) await app.register(webClientPlugin, opts.webClient);
+  if (opts.rooms) await app.register(roomsPlugin, { service: opts.rooms });
   return app;
 }
