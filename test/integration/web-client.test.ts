@@ -173,7 +173,15 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
       await rising(u, 'audioPacketsReceived', 20);
       await rising(u, 'videoFramesDecoded', 5);
     }
-    expect(await page('alice').locator('#privacy').getAttribute('data-level')).toBe('in-transit');
+    // Both pages encrypt end to end (SFrame): the indicator says so only on evidence, and both
+    // show the same security code from the key agreement.
+    for (const u of ['alice', 'bob'] as User[]) {
+      await waitUntil(`${u}: end-to-end encrypted`, () => page(u).locator('#privacy').getAttribute('data-level'), (l) => l === 'e2ee');
+      expect(await page(u).locator('#privacy').textContent()).toBe('End-to-end encrypted');
+    }
+    const sas = await page('alice').getByLabel('Security code').getAttribute('data-sas');
+    expect(sas?.split(', ')).toHaveLength(5);
+    expect(await page('bob').getByLabel('Security code').getAttribute('data-sas')).toBe(sas);
     await page('alice').screenshot({ path: artifactPath('call-alice.png') });
     await page('bob').screenshot({ path: artifactPath('call-bob.png') });
 
@@ -182,6 +190,27 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     expect(await page('bob').locator('#last-call').textContent()).toMatch(/^The other side hung up: alice · \d+:\d\d$/);
     expect(await page('alice').getByRole('list', { name: 'Recent calls' }).locator('li').first().getAttribute('data-outcome')).toBe('answered');
   });
+
+  it('with a page that does not encrypt end to end, the call still works and says "Encrypted in transit"', async () => {
+    const c = page('carol');
+    await c.evaluate(() => (globalThis as unknown as { localStorage: { setItem(k: string, v: string): void } }).localStorage.setItem('sotto.e2ee', 'off'));
+    await c.reload();
+    await signIn('carol');
+    try {
+      await connect('carol', 'alice', { video: true, answerVideo: true });
+      await rising('alice', 'videoFramesDecoded', 5);
+      await rising('carol', 'audioPacketsReceived', 20);
+      for (const u of ['alice', 'carol'] as User[]) {
+        await waitUntil(`${u}: encrypted in transit`, () => page(u).locator('#privacy').getAttribute('data-level'), (l) => l === 'in-transit');
+        expect(await page(u).locator('#e2ee').isHidden()).toBe(true);
+      }
+      await hangUpAll('alice', 'carol');
+    } finally {
+      await c.evaluate(() => (globalThis as unknown as { localStorage: { removeItem(k: string): void } }).localStorage.removeItem('sotto.e2ee'));
+      await c.reload();
+      await signIn('carol');
+    }
+  }, 60_000);
 
   it('bob declines: alice sees "Call declined" (603)', async () => {
     await dial('alice', 'bob', 'Audio call');

@@ -20,7 +20,15 @@ import {
   type Web,
 } from 'sip.js';
 import { summarizeStats, type CallStats, type StatsEntry } from '../media/call-stats.ts';
-import { E2EE_SIGNAL_CONTENT_TYPE, type CallContext, type MediaProtection, type MediaProtectionFactory } from '../media/media-protection.ts';
+import {
+  E2EE_HEADER,
+  E2EE_HEADER_VALUE,
+  E2EE_SIGNAL_CONTENT_TYPE,
+  type CallContext,
+  type MediaProtection,
+  type MediaProtectionFactory,
+  type ProtectionStatus,
+} from '../media/media-protection.ts';
 import { privacyOf, type FrameCounters, type Privacy } from '../privacy/indicator.ts';
 import { hasTelephoneEvent, hasVideo, isRemoteHold, transportSecurity } from '../privacy/sdp-security.ts';
 import { Emitter } from '../util/emitter.ts';
@@ -53,8 +61,22 @@ export interface CallOptions {
   peer: Identity;
   /** Whether we send video (the call was placed or answered as a video call). */
   video: boolean;
+  /** End-to-end encryption, when this page can do it; used only if the other side can too. */
   protection?: MediaProtectionFactory | undefined;
+  /** Did the 2xx to our INVITE with this Call-ID announce E2EE? (see ./e2ee-announcement.ts) */
+  answeredWithE2ee?: (callId: string) => boolean;
   dtmfPreference: () => DtmfPreference;
+}
+
+/**
+ * What an outgoing INVITE looks like: with E2EE on our side it announces it (E2EE_HEADER) and
+ * carries no SDP offer (RFC 3261 §13.2.1 lets the offer come in the 2xx), so that our media, and
+ * with it the decision to encrypt it, is only set up once the 2xx says whether the callee can.
+ * Transforms cannot be added to a sender later, nor removed without losing its media.
+ */
+export function inviterOptions(video: boolean, e2ee: boolean): { sessionDescriptionHandlerOptions: Web.SessionDescriptionHandlerOptions; inviteWithoutSdp?: boolean; extraHeaders?: string[] } {
+  const sessionDescriptionHandlerOptions = { constraints: { audio: true, video } };
+  return e2ee ? { sessionDescriptionHandlerOptions, inviteWithoutSdp: true, extraHeaders: [`${E2EE_HEADER}: ${E2EE_HEADER_VALUE}`] } : { sessionDescriptionHandlerOptions };
 }
 
 let nextId = 1;
@@ -93,13 +115,17 @@ export class Call {
   readonly #o: CallOptions;
   #protection: MediaProtection | undefined;
   #protectionCreated = false;
+  /** The other side said it can encrypt end to end (in its INVITE or 2xx). */
+  #peerE2ee = false;
   readonly #signalListeners: ((body: string) => void)[] = [];
+  readonly #establishedListeners: (() => void)[] = [];
   #countersBefore: FrameCounters | undefined;
   #privacy: Privacy = privacyOf(undefined);
 
   private constructor(direction: CallDirection, session: Session, state: CallState, o: CallOptions) {
     this.direction = direction;
     this.session = session;
+    if (session instanceof Invitation) this.#peerE2ee = session.request.hasHeader(E2EE_HEADER);
     this.#state = state;
     this.#o = o;
     this.peer = o.peer;
@@ -122,8 +148,7 @@ export class Call {
   static outgoing(ua: UserAgent, targetUri: string, o: CallOptions): Call {
     const uri = UserAgent.makeURI(targetUri);
     if (!uri) throw new Error(`not a SIP URI: ${targetUri}`);
-    const inviter = new Inviter(ua, uri, { sessionDescriptionHandlerOptions: { constraints: { audio: true, video: o.video } } });
-    return new Call('outgoing', inviter, 'calling', o);
+    return new Call('outgoing', new Inviter(ua, uri, inviterOptions(o.video, !!o.protection)), 'calling', o);
   }
 
   /** A call the far end placed; shown as incoming until answered or declined. */
@@ -160,13 +185,23 @@ export class Call {
     return (this.session.sessionDescriptionHandler as Web.SessionDescriptionHandler | undefined)?.remoteMediaStream;
   }
 
-  /** The E2EE protection of this call, created once, before its RTCPeerConnection. */
+  /**
+   * The E2EE protection of this call: created once, when its first sender or receiver appears,
+   * if both sides can encrypt (by then both have said so: the callee read it in the INVITE, the
+   * caller in the 2xx that brings the offer, spotted by the phone before sip.js handles it).
+   */
   protection(): MediaProtection | undefined {
     if (!this.#protectionCreated) {
       this.#protectionCreated = true;
-      this.#protection = this.#o.protection?.(this.#context());
+      if (this.session instanceof Inviter) this.#peerE2ee = !!this.#o.answeredWithE2ee?.(this.session.request.callId);
+      if (this.#o.protection && this.#peerE2ee) this.#protection = this.#o.protection(this.#context());
     }
     return this.#protection;
+  }
+
+  /** End-to-end encryption of this call: undefined when it does not use it. */
+  get encryption(): ProtectionStatus | undefined {
+    return this.#protection?.status();
   }
 
   // --- setting up and tearing down ---------------------------------------------------------
@@ -196,7 +231,11 @@ export class Call {
     this.video = withVideo;
     this.#apply('answer');
     try {
-      await this.session.accept({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: withVideo } } });
+      const e2ee = !!this.#o.protection && this.#peerE2ee;
+      await this.session.accept({
+        sessionDescriptionHandlerOptions: { constraints: { audio: true, video: withVideo } },
+        ...(e2ee ? { extraHeaders: [`${E2EE_HEADER}: ${E2EE_HEADER_VALUE}`] } : {}),
+      });
     } catch (err) {
       this.#end('failed');
       throw err;
@@ -368,7 +407,14 @@ export class Call {
 
   #context(): CallContext {
     const listeners = this.#signalListeners;
+    const request = (this.session as Inviter | Invitation).request;
     return {
+      callId: request.callId,
+      onEstablished: (listener) => {
+        if (this.session.state === SessionState.Established) queueMicrotask(listener);
+        else this.#establishedListeners.push(listener);
+      },
+      changed: () => this.#changed(),
       localUri: this.#o.localUri,
       remoteUri: this.peer.uri,
       direction: this.direction,
@@ -412,7 +458,10 @@ export class Call {
   }
 
   #onSessionState(s: SessionState): void {
-    if (s === SessionState.Established) this.#apply('accepted');
+    if (s === SessionState.Established) {
+      this.#apply('accepted');
+      for (const l of this.#establishedListeners.splice(0)) l();
+    }
     if (s === SessionState.Terminated) {
       // The reason is set already when we caused it, or is about to be: sip.js reports a final
       // response to the requestDelegate just after this transition, in the same task. Otherwise

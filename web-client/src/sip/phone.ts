@@ -11,13 +11,14 @@
  * INVITE with Replaces for one of our calls (RFC 3891: the far end completes an attended
  * transfer), which takes that call's place without ringing.
  */
-import { Invitation, Registerer, RegistererState, UserAgent, type Referral, type Session } from 'sip.js';
-import type { MediaProtectionFactory } from '../media/media-protection.ts';
+import { Invitation, Inviter, Registerer, RegistererState, UserAgent, type Referral, type Session } from 'sip.js';
+import { E2EE_HEADER, type MediaProtectionFactory } from '../media/media-protection.ts';
 import { Emitter } from '../util/emitter.ts';
 import { Backoff } from './backoff.ts';
-import { Call } from './call.ts';
+import { Call, inviterOptions } from './call.ts';
 import { parseDialTarget } from './dial-target.ts';
 import { preferAnswerableChallenge } from './digest-challenges.ts';
+import { e2eeAnsweredCallId } from './e2ee-announcement.ts';
 import type { DtmfPreference } from './dtmf.ts';
 import { identityOf, type Identity } from './identity.ts';
 import { sessionDescriptionHandlerFactory } from './session-media.ts';
@@ -74,6 +75,8 @@ export class Phone {
   /** When the next reconnection attempt is due (ms since epoch), while reconnecting. */
   retryAt: number | undefined;
   #signingOut = false;
+  /** Call-IDs whose 2xx to our INVITE announced end-to-end encryption. */
+  readonly #e2eeAnswered = new Set<string>();
 
   private constructor(o: PhoneOptions) {
     this.#o = o;
@@ -111,7 +114,11 @@ export class Phone {
     // sip.js keeps only the last challenge of a 401/407 and answers only MD5: see there.
     const transport = this.#ua.transport;
     const deliver = transport.onMessage;
-    transport.onMessage = (message: string) => deliver?.(preferAnswerableChallenge(message));
+    transport.onMessage = (message: string) => {
+      const e2ee = e2eeAnsweredCallId(message, E2EE_HEADER);
+      if (e2ee) this.#e2eeAnswered.add(e2ee);
+      deliver?.(preferAnswerableChallenge(message));
+    };
     this.#registerer = new Registerer(this.#ua, { expires: EXPIRES });
   }
 
@@ -269,6 +276,7 @@ export class Phone {
       peer,
       video,
       protection: this.#o.protection,
+      answeredWithE2ee: (callId: string) => this.#e2eeAnswered.has(callId),
       dtmfPreference: this.#o.dtmfPreference ?? (() => 'auto' as const),
     };
   }
@@ -277,6 +285,7 @@ export class Phone {
     this.#calls.push(call);
     call.events.on('referred', (referral) => this.#followReferral(call, referral));
     call.events.on('ended', () => {
+      if (call.session instanceof Inviter) this.#e2eeAnswered.delete(call.session.request.callId);
       // Keep ended calls only as long as the page needs them (history is stored elsewhere).
       setTimeout(() => (this.#calls = this.#calls.filter((c) => c !== call)), 0);
     });
@@ -306,7 +315,9 @@ export class Phone {
   #followReferral(from: Call, referral: Referral): void {
     const uri = referral.referTo.uri;
     const peer = identityOf(referral.referTo.displayName, { scheme: uri.scheme ?? 'sip', user: uri.user, host: uri.host }, this.domain);
-    const inviter = referral.makeInviter({ sessionDescriptionHandlerOptions: { constraints: { audio: true, video: from.video } } });
+    const o = inviterOptions(from.video, !!this.#o.protection);
+    // makeInviter adds Replaces and Referred-By to these headers (RFC 3891, RFC 3892).
+    const inviter = referral.makeInviter({ ...o, extraHeaders: [...(o.extraHeaders ?? [])] });
     const call = Call.referred(inviter, this.#callOptions(peer, from.video));
     this.#add(call);
     void call.start().catch(() => undefined);

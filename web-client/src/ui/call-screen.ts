@@ -23,6 +23,9 @@ export class CallScreen {
   readonly #status = byId('call-status');
   readonly #timer = byId('call-timer');
   readonly #privacy = byId('privacy');
+  readonly #e2ee = byId('e2ee');
+  readonly #e2eeStatus = byId('e2ee-status');
+  readonly #sas = byId('sas');
   readonly #media = document.querySelector<HTMLElement>('#call-view .media')!;
   readonly #remoteVideo = byId<HTMLVideoElement>('remote-video');
   readonly #localVideo = byId<HTMLVideoElement>('local-video');
@@ -146,7 +149,32 @@ export class CallScreen {
     if (c.state === 'connected' && c.privacy.level === 'unknown') c.refreshPrivacy();
     this.#renderTimer(c);
     this.#renderPrivacy(c);
+    this.#renderEncryption(c);
     this.#renderOthers();
+  }
+
+  #renderEncryption(c: Call): void {
+    const e = c.encryption;
+    show(this.#e2ee, !!e);
+    this.#e2ee.dataset.state = e?.state ?? '';
+    if (!e) return;
+    if (e.state === 'agreeing') setText(this.#e2eeStatus, 'Setting up end-to-end encryption…');
+    else if (e.state === 'failed') setText(this.#e2eeStatus, `End-to-end encryption failed (${e.error ?? 'unknown error'}): no media is sent in clear instead.`);
+    else setText(this.#e2eeStatus, `Security code: read it to ${c.peer.label}. If yours match, nobody is listening in between.`);
+    const sas = e.sas ?? [];
+    const joined = sas.join(', ');
+    if (this.#sas.dataset.sas !== joined) {
+      // Emoji with their names: the names are what people read aloud, and they still show
+      // where no emoji font is installed.
+      this.#sas.replaceChildren(
+        ...sas.map((s) => {
+          const [emoji = '', ...name] = s.split(' ');
+          return h('span', { class: 'sas-symbol' }, h('span', { class: 'sas-emoji', 'aria-hidden': 'true', text: emoji }), h('span', { text: name.join(' ') }));
+        }),
+      );
+      this.#sas.dataset.sas = joined;
+    }
+    show(this.#sas, sas.length > 0);
   }
 
   focus(): void {
