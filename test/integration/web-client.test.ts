@@ -459,6 +459,24 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     }
   }, 60_000);
 
+  it('signs out: unregisters, and the page forgets the decrypted history', async () => {
+    const b = page('bob');
+    // At least one call in bob's history first.
+    await dial('carol', 'bob', 'Audio call');
+    await waitUntil('bob rings', () => view('bob'), (v) => v === 'incoming');
+    await b.getByRole('button', { name: 'Decline' }).click();
+    await waitUntil('carol idle', () => view('carol'), (v) => v === 'home');
+    const entries = await waitUntil('history saved', () => b.getByRole('list', { name: 'Recent calls' }).locator('li').count(), (n) => n > 0);
+    expect(server.sip.location.lookup('bob')).toHaveLength(1);
+    await b.getByRole('button', { name: 'Sign out' }).click();
+    await waitUntil('bob signed out', () => registration('bob'), (s) => s === 'signed-out');
+    expect(await view('bob')).toBe('sign-in');
+    expect(await b.getByRole('list', { name: 'Recent calls' }).locator('li').count()).toBe(0);
+    await waitUntil('binding removed', () => server.sip.location.lookup('bob').length, (n) => n === 0);
+    await signIn('bob');
+    await waitUntil('history back', () => b.getByRole('list', { name: 'Recent calls' }).locator('li').count(), (n) => n === entries);
+  });
+
   it('keeps the call when alice’s WebSocket is cut: reconnect, re-register, ICE restart, media goes on', async () => {
     await dial('alice', 'bob', 'Audio call');
     await waitUntil('bob rings', () => view('bob'), (v) => v === 'incoming');

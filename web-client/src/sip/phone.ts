@@ -96,8 +96,7 @@ export class Phone {
         iceGatheringTimeoutMs: 2000,
         protectionFor: (session) => (session.data instanceof Call ? session.data.protection() : undefined),
       }),
-      // We say when to reconnect (with backoff), not sip.js.
-      reconnectionAttempts: 0,
+      // sip.js does not reconnect by itself (reconnectionAttempts defaults to 0): we do, with backoff.
       noAnswerTimeout: 60,
       sipExtensionReplaces: 'Supported' as never,
       userAgentString: 'Sotto web client',
