@@ -477,10 +477,11 @@ export class Call {
     if (!pc) return;
     // Tones actually played into the RTP stream (RFC 4733), as the sender reports them.
     pc.addEventListener('track', () => this.#changed());
+    const watched = new WeakSet<RTCDTMFSender>();
     const watchDtmf = () => {
       const dtmf = this.#sender('audio')?.dtmf;
-      if (dtmf && !(dtmf as RTCDTMFSender & { __sotto?: true }).__sotto) {
-        (dtmf as RTCDTMFSender & { __sotto?: true }).__sotto = true;
+      if (dtmf && !watched.has(dtmf)) {
+        watched.add(dtmf);
         dtmf.addEventListener('tonechange', (e) => {
           if (e.tone) {
             this.sentTones += e.tone;
