@@ -280,6 +280,9 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     expect(await page('bob').locator('#call-status').textContent()).toBe('alice put the call on hold');
     expect(await hold.getAttribute('aria-pressed')).toBe('true');
     await flat('alice', 'audioPacketsReceived');
+    // Still end-to-end encrypted: what flows (alice's side) is encrypted, and nothing else flows.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await page('alice').locator('#privacy').getAttribute('data-level')).toBe('e2ee');
     await page('alice').screenshot({ path: artifactPath('call-on-hold.png') });
 
     await hold.click();

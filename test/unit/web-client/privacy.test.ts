@@ -82,4 +82,18 @@ describe('privacyOf', () => {
     expect(privacyOf('dtls-srtp', c(10, 10)).level).toBe('in-transit');
     expect(privacyOf('plain', c(10, 10), c(5, 5)).level).toBe('none');
   });
+
+  it('on hold asks only for the directions media flows in (RFC 3264 §8.4 sendonly/inactive)', () => {
+    const sendOnly = { sending: true, receiving: false };
+    const inactive = { sending: false, receiving: false };
+    // We hold (sendonly): only our frames move.
+    expect(privacyOf('dtls-srtp', c(10, 5), c(5, 5), sendOnly).level).toBe('e2ee');
+    expect(privacyOf('dtls-srtp', c(5, 5), c(5, 5), sendOnly).level).toBe('in-transit');
+    // Nothing flows at all: the level proven before stays, and only that.
+    expect(privacyOf('dtls-srtp', c(5, 5), c(5, 5), inactive, 'e2ee').level).toBe('e2ee');
+    expect(privacyOf('dtls-srtp', c(5, 5), c(5, 5), inactive, 'in-transit').level).toBe('in-transit');
+    expect(privacyOf('dtls-srtp', c(5, 5), c(5, 5), inactive).level).toBe('in-transit');
+    // Failures still count.
+    expect(privacyOf('dtls-srtp', c(10, 5, 1), c(5, 5, 0), sendOnly).level).toBe('in-transit');
+  });
 });

@@ -41,17 +41,34 @@ const FROM_TRANSPORT: Record<TransportSecurity, PrivacyLevel> = {
   none: 'unknown',
 };
 
+/** Which way media is negotiated to flow now (the transceivers' current directions). */
+export interface MediaFlow {
+  sending: boolean;
+  receiving: boolean;
+}
+
 /**
  * `now` and `before` are two samples of the E2EE counters (undefined without E2EE). End-to-end
- * needs both directions to have moved, and no new decryption failures.
+ * needs frames to have moved through the transforms in every direction media flows in, and no new
+ * decryption failures. On hold one direction (or both) carries nothing: that direction is not
+ * asked for, and with nothing flowing at all the level stays what it was proven to be.
  */
-export function privacyOf(transport: TransportSecurity | undefined, now?: FrameCounters, before?: FrameCounters): Privacy {
+export function privacyOf(
+  transport: TransportSecurity | undefined,
+  now?: FrameCounters,
+  before?: FrameCounters,
+  flow: MediaFlow = { sending: true, receiving: true },
+  previous?: PrivacyLevel,
+): Privacy {
   let level: PrivacyLevel = transport ? FROM_TRANSPORT[transport] : 'unknown';
-  if (now && before) {
+  if (now && before && level !== 'none') {
     const encrypting = now.encryptedFrames > before.encryptedFrames;
     const decrypting = now.decryptedFrames > before.decryptedFrames;
     const failing = now.decryptFailures > before.decryptFailures;
-    if (encrypting && decrypting && !failing && level !== 'none') level = 'e2ee';
+    const sendOk = flow.sending ? encrypting : true;
+    const receiveOk = flow.receiving ? decrypting : true;
+    const somethingMoved = (flow.sending && encrypting) || (flow.receiving && decrypting);
+    if (sendOk && receiveOk && !failing && (somethingMoved || previous === 'e2ee')) level = 'e2ee';
   }
   return { level, ...TEXT[level] };
 }

@@ -387,9 +387,13 @@ export class Call {
 
   /** Sample the privacy indicator (about once a second). */
   refreshPrivacy(): Privacy {
-    const sdp = this.peerConnection?.remoteDescription?.sdp;
+    const pc = this.peerConnection;
+    const sdp = pc?.remoteDescription?.sdp;
     const now = this.#protection?.counters();
-    const next = privacyOf(sdp ? transportSecurity(sdp) : undefined, now, this.#countersBefore);
+    // Which way media flows now (hold makes one or both directions idle).
+    const directions = (pc?.getTransceivers() ?? []).map((t) => t.currentDirection ?? '');
+    const flow = { sending: directions.some((d) => d.includes('send')), receiving: directions.some((d) => d.includes('recv')) };
+    const next = privacyOf(sdp ? transportSecurity(sdp) : undefined, now, this.#countersBefore, flow, this.#privacy.level);
     this.#countersBefore = now;
     if (next.level !== this.#privacy.level) {
       this.#privacy = next;
