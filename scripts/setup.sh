@@ -49,6 +49,10 @@ if ! node_modules/.bin/node -e 'process.exit(Number(process.versions.node.split(
   exit 1
 fi
 
+# --- mediasoup's media worker, built from source (a few minutes, once) -----
+# Silent when the worker for this mediasoup version is already in node_modules.
+bash scripts/mediasoup-worker.sh
+
 # --- A self-signed certificate for localhost (TLS and WSS) ------------------
 tls=var/tls
 if [ ! -s "$tls/localhost.crt" ] || [ ! -s "$tls/localhost.key" ]; then
