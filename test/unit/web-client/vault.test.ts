@@ -89,6 +89,20 @@ describe('vault', () => {
     expect(defaultKdf(sodium)).toEqual({ alg: 'pbkdf2-sha256', iterations: PBKDF2_ITERATIONS });
   });
 
+  it('the sumo build the page loads really derives with Argon2id (RFC 9106), deterministic per salt', async () => {
+    const mod = await import('libsodium-wrappers-sumo');
+    const real = (mod.default ?? mod) as unknown as Sodium & { ready: Promise<void> };
+    await real.ready;
+    const kdf = defaultKdf(real);
+    expect(kdf.alg).toBe('argon2id13');
+    const salt = new Uint8Array(16).fill(1);
+    const a = await deriveKey(real, 'correct horse', salt, kdf);
+    expect(a).toHaveLength(32);
+    expect(await deriveKey(real, 'correct horse', salt, kdf)).toEqual(a);
+    expect(await deriveKey(real, 'correct hors', salt, kdf)).not.toEqual(a);
+    expect(await deriveKey(real, 'correct horse', new Uint8Array(16).fill(2), kdf)).not.toEqual(a);
+  });
+
   it('will not open an Argon2id vault without Argon2id', async () => {
     await expect(deriveKey(sodium, 'pw', new Uint8Array(16), { alg: 'argon2id13', opsLimit: 2, memLimit: 1 << 26 })).rejects.toThrow(/lacks/);
   });

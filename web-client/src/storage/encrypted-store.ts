@@ -3,7 +3,8 @@
  * `{ header, data }`, where data is the whole records JSON sealed anew on every save (a few
  * hundred entries at most, so rewriting it is cheap and leaves no stale plaintext behind).
  *
- * libsodium is loaded on demand (a separate chunk), after sign-in, not with the page.
+ * libsodium is loaded on demand (a separate chunk), after sign-in, not with the page. It is the
+ * "sumo" build, the one with crypto_pwhash, so the key comes from Argon2id (see vault.ts).
  */
 import { EMPTY_RECORDS, parseRecords, type Records } from './records.ts';
 import { KeyValueStore } from './idb.ts';
@@ -16,7 +17,7 @@ interface Stored {
 }
 
 async function loadSodium(): Promise<Sodium> {
-  const mod = await import('libsodium-wrappers');
+  const mod = await import('libsodium-wrappers-sumo');
   const sodium = (mod.default ?? mod) as unknown as Sodium & { ready: Promise<void> };
   await sodium.ready;
   return sodium;
