@@ -34,6 +34,8 @@ export function buildOptions(): esbuild.BuildOptions {
   return {
     entryPoints: [
       { in: join(SRC, 'main.ts'), out: 'app' },
+      // The group call page (group.html).
+      { in: join(SRC, 'group', 'main.ts'), out: 'group' },
       // Workers are flat in dist/ under their own file name, whatever folder they live in.
       ...workers.map((w) => ({ in: w, out: basename(w, '.ts') })),
     ],

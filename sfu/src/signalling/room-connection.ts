@@ -17,7 +17,6 @@ import type { RoomManager } from '../room-manager.ts';
 import { verifyRoomPassword } from '../room-password.ts';
 import type { Room, RoomEvents } from '../room.ts';
 import {
-  parseClientMessage,
   type ClientRequest,
   type Method,
   type NotificationData,
@@ -29,6 +28,7 @@ import {
   type ServerMessage,
 } from './protocol.ts';
 import { roomInfo } from './room-info.ts';
+import { parseClientMessage } from './validation.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /** What every connection shares: the rooms, the session check, limits and logging. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, parseClientMessage } from '../../../sfu/src/signalling/protocol.ts';
+import { MAX_MESSAGE_BYTES } from '../../../sfu/src/signalling/protocol.ts';
+import { parseClientMessage } from '../../../sfu/src/signalling/validation.ts';
 
 const KEY = 'A'.repeat(43);
 
