@@ -42,6 +42,8 @@ export type EndReason =
   | 'unavailable'
   | 'transferred'
   | 'replaced'
+  /** Declined automatically: the setting requires end-to-end encryption and the offer had none. */
+  | 'e2ee-required'
   | 'failed';
 
 /** The reason a final response to our INVITE gives (RFC 3261 §21). */
@@ -65,5 +67,6 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   unavailable: 'Not available',
   transferred: 'Call transferred',
   replaced: 'Call replaced',
+  'e2ee-required': 'Declined automatically, not end-to-end encrypted',
   failed: 'Call failed',
 };

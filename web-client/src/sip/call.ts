@@ -29,6 +29,7 @@ import {
   type MediaProtectionFactory,
   type ProtectionStatus,
 } from '../media/media-protection.ts';
+import { offerPrivacy, type OfferPrivacy } from '../privacy/incoming-offer.ts';
 import { privacyOf, type FrameCounters, type Privacy } from '../privacy/indicator.ts';
 import { hasTelephoneEvent, hasVideo, isRemoteHold, transportSecurity } from '../privacy/sdp-security.ts';
 import { Emitter } from '../util/emitter.ts';
@@ -110,6 +111,8 @@ export class Call {
   video: boolean;
   /** The far end's last offer carried video. */
   remoteVideo = false;
+  /** For an incoming call, what its INVITE says the call will be (shown before answering). */
+  readonly offerPrivacy: OfferPrivacy | undefined;
 
   #state: CallState;
   readonly #o: CallOptions;
@@ -125,7 +128,10 @@ export class Call {
   private constructor(direction: CallDirection, session: Session, state: CallState, o: CallOptions) {
     this.direction = direction;
     this.session = session;
-    if (session instanceof Invitation) this.#peerE2ee = session.request.hasHeader(E2EE_HEADER);
+    if (session instanceof Invitation) {
+      this.#peerE2ee = session.request.hasHeader(E2EE_HEADER);
+      this.offerPrivacy = offerPrivacy({ announcedE2ee: this.#peerE2ee, canE2ee: !!o.protection, offerSdp: session.body });
+    }
     this.#state = state;
     this.#o = o;
     this.peer = o.peer;

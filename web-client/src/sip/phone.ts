@@ -13,6 +13,7 @@
  */
 import { Invitation, Inviter, Registerer, RegistererState, UserAgent, type Referral, type Session } from 'sip.js';
 import { E2EE_HEADER, type MediaProtectionFactory } from '../media/media-protection.ts';
+import { E2EE_REQUIRED_STATUS, E2EE_REQUIRED_WARNING, offerPrivacy } from '../privacy/incoming-offer.ts';
 import { Emitter } from '../util/emitter.ts';
 import { Backoff } from './backoff.ts';
 import { Call, inviterOptions } from './call.ts';
@@ -36,6 +37,8 @@ export interface PhoneOptions {
   protection?: MediaProtectionFactory;
   iceServers?: RTCIceServer[];
   dtmfPreference?: () => DtmfPreference;
+  /** The user's setting: decline, before ringing, calls that will not be end-to-end encrypted. */
+  requireE2ee?: () => boolean;
   /** sip.js log lines (SIP messages when traceSip), for diagnostics. */
   log?: (line: string) => void;
 }
@@ -45,7 +48,7 @@ export type PhoneEvents = {
   /** A call was added: placed by us, by a transfer, or ringing in. */
   call: [call: Call];
   /** A call was refused because we were busy (486): it still belongs in the history. */
-  missed: [identity: Identity, reason: 'busy'];
+  missed: [identity: Identity, reason: 'busy' | 'e2ee-required'];
 };
 
 export class SignInError extends Error {
@@ -294,6 +297,17 @@ export class Phone {
   #onInvite(invitation: Invitation): void {
     const from = invitation.remoteIdentity;
     const peer = identityOf(from.displayName, { scheme: from.uri.scheme ?? 'sip', user: from.uri.user, host: from.uri.host }, this.domain);
+    // Decided on the INVITE alone, before anything rings or any media is set up: whether the
+    // caller announced E2EE (and we can do it), else what its SDP offer asks for. Applies to
+    // every incoming INVITE, transfers with Replaces included: the setting is about the media.
+    if (this.#o.requireE2ee?.()) {
+      const privacy = offerPrivacy({ announcedE2ee: invitation.request.hasHeader(E2EE_HEADER), canE2ee: !!this.#o.protection, offerSdp: invitation.body });
+      if (!privacy.e2ee) {
+        void invitation.reject({ statusCode: E2EE_REQUIRED_STATUS, extraHeaders: [`Warning: ${E2EE_REQUIRED_WARNING}`] }).catch(() => undefined);
+        this.events.emit('missed', peer, 'e2ee-required');
+        return;
+      }
+    }
     const replaced = (invitation.replacee as Session | undefined)?.data;
     if (replaced instanceof Call && replaced.live) {
       // RFC 3891 §3: the new dialog replaces ours; sip.js BYEs the old one once we accept.

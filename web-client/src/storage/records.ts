@@ -21,6 +21,8 @@ export interface HistoryEntry {
   /** Talk time (ms), 0 when not answered. */
   durationMs: number;
   outcome: Outcome;
+  /** Why the call was declined, when it was not the user's doing. */
+  why?: 'e2ee-required';
 }
 
 export interface Contact {
@@ -56,7 +58,7 @@ export interface EndedCall {
 export function outcomeOf(c: Pick<EndedCall, 'direction' | 'connectedAt' | 'endReason'>): Outcome {
   if (c.connectedAt !== undefined) return 'answered';
   if (c.endReason === 'busy') return c.direction === 'incoming' ? 'missed' : 'busy';
-  if (c.direction === 'incoming') return c.endReason === 'declined' ? 'declined' : 'missed';
+  if (c.direction === 'incoming') return c.endReason === 'declined' || c.endReason === 'e2ee-required' ? 'declined' : 'missed';
   if (c.endReason === 'cancelled') return 'cancelled';
   if (c.endReason === 'declined') return 'declined';
   if (c.endReason === 'unavailable' || c.endReason === 'no-answer') return 'unanswered';
@@ -73,6 +75,7 @@ export function historyEntry(c: EndedCall, id: string): HistoryEntry {
     video: c.video,
     durationMs: c.connectedAt !== undefined ? Math.max(0, c.endedAt - c.connectedAt) : 0,
     outcome: outcomeOf(c),
+    ...(c.endReason === 'e2ee-required' ? { why: 'e2ee-required' as const } : {}),
   };
 }
 

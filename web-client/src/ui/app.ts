@@ -14,6 +14,7 @@ import type { RecordsStore } from '../storage/store.ts';
 import { CallScreen } from './call-screen.ts';
 import { byId, setError, setText, show } from './dom.ts';
 import { endedText, HomeScreen } from './home-screen.ts';
+import { bindSettings, Settings } from './settings.ts';
 import { screenFor, type View } from './view-model.ts';
 
 export interface ClientConfig {
@@ -49,6 +50,8 @@ export class App {
   readonly #signInError = byId('sign-in-error');
   readonly #incomingCaller = byId('incoming-caller');
   readonly #incomingDetail = byId('incoming-detail');
+  readonly #incomingPrivacy = byId('incoming-privacy');
+  readonly #settings = new Settings();
   readonly #tones = new TonePlayer();
   readonly #callScreen: CallScreen;
   readonly #home: HomeScreen;
@@ -72,6 +75,7 @@ export class App {
       removeContact: (id) => this.#update((r) => removeContact(r, id)),
       domain: () => this.#o.config.domain,
     });
+    bindSettings(this.#settings, { requireE2ee: byId<HTMLInputElement>('require-e2ee'), hint: byId('require-e2ee-hint'), canE2ee: !!o.protection });
     this.#signInForm.addEventListener('submit', (e) => {
       e.preventDefault();
       void this.#signIn();
@@ -108,6 +112,7 @@ export class App {
         password,
         iceServers: this.#o.config.iceServers,
         dtmfPreference: () => this.#callScreen.dtmfPreference,
+        requireE2ee: () => this.#settings.requireE2ee,
         // SIP traces in the console only when asked for (they name who calls whom).
         ...(debugLogging() ? { log: (line: string) => console.debug(line) } : {}),
         ...(this.#o.protection ? { protection: this.#o.protection } : {}),
@@ -115,10 +120,11 @@ export class App {
       this.#phone = phone;
       phone.events.on('status', (s) => this.#onStatus(s));
       phone.events.on('call', (c) => this.#onCall(c));
-      phone.events.on('missed', (peer) => {
+      phone.events.on('missed', (peer, reason) => {
         const now = Date.now();
+        if (reason === 'e2ee-required') this.#home.setLastCall(endedText(reason, peer.label, 0));
         void this.#update((r) =>
-          addHistory(r, historyEntry({ direction: 'incoming', label: peer.label, uri: peer.uri, video: false, createdAt: now, connectedAt: undefined, endedAt: now, endReason: 'busy' }, crypto.randomUUID())),
+          addHistory(r, historyEntry({ direction: 'incoming', label: peer.label, uri: peer.uri, video: false, createdAt: now, connectedAt: undefined, endedAt: now, endReason: reason }, crypto.randomUUID())),
         );
       });
       this.#signInForm.reset();
@@ -254,6 +260,12 @@ export class App {
       setText(this.#incomingCaller, c.peer.label);
       this.#incomingCaller.dataset.anonymous = String(c.peer.anonymous);
       setText(this.#incomingDetail, c.peer.anonymous ? 'The caller hides their identity.' : c.peer.uri);
+      // Before answering, the privacy indicator can only say what the INVITE promises.
+      const p = c.offerPrivacy;
+      this.#incomingPrivacy.dataset.level = p?.level ?? 'unknown';
+      setText(this.#incomingPrivacy, p?.label ?? '');
+      this.#incomingPrivacy.title = p?.detail ?? '';
+      this.#incomingPrivacy.setAttribute('aria-label', p ? `Privacy: ${p.label}. ${p.detail}` : 'Privacy');
     }
     this.#callScreen.show(screen.view === 'call' ? screen.current : undefined, screen.others);
 

@@ -73,9 +73,10 @@ export class HomeScreen {
     const names = new Map(records.contacts.map((c) => [c.uri, c.name]));
     this.#history.replaceChildren(
       ...records.history.map((e) => {
-        const li = h('li', { 'data-outcome': e.outcome, 'data-direction': e.direction });
+        const li = h('li', { 'data-outcome': e.outcome, 'data-direction': e.direction, ...(e.why ? { 'data-why': e.why } : {}) });
         const arrow = e.direction === 'incoming' ? '↙' : '↗';
-        const what = [e.video ? 'video' : 'audio', OUTCOME_TEXT[e.outcome], e.durationMs ? formatDuration(e.durationMs) : ''].filter(Boolean).join(', ');
+        const outcome = e.why === 'e2ee-required' ? `${OUTCOME_TEXT[e.outcome]}: not end-to-end encrypted` : OUTCOME_TEXT[e.outcome];
+        const what = [e.video ? 'video' : 'audio', outcome, e.durationMs ? formatDuration(e.durationMs) : ''].filter(Boolean).join(', ');
         li.append(
           h('span', { class: 'who', text: `${arrow} ${names.get(e.uri) ?? e.label}` }),
           h('span', { class: 'when', text: `${formatWhen(e.at, now)} · ${what}` }),
