@@ -83,6 +83,24 @@ describe.skipIf(!HAVE_CHROMIUM)('group call: four Chromium participants, end-to-
     }
   }, 90_000);
 
+  it('encrypted chat reaches everyone, and the active speaker is announced to everyone', async () => {
+    const alice = pages.get('alice')!;
+    const text = 'hello from alice, end to end';
+    await alice.page.fill('#chat-input', text);
+    await alice.page.click('#chat-form button[type=submit]');
+    for (const [user, g] of pages) {
+      if (user === 'alice') continue;
+      await g.page.waitForFunction((t) => (globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }).document.getElementById('chat-log').textContent.includes(t), text, { timeout: 5000 });
+    }
+    // Everyone's fake microphone beeps: the SFU's ActiveSpeakerObserver picks one of them
+    // (from the RFC 6464 audio level header extension, which stays outside the SFrame ciphertext).
+    const ids = new Set(await Promise.all([...pages.values()].map(async (g) => (await g.snapshot()).selfId)));
+    for (const g of pages.values()) {
+      const speaker = await g.page.waitForFunction(() => (globalThis as unknown as { __group: { call: { activeSpeaker: string | null } } }).__group.call.activeSpeaker, undefined, { timeout: 10_000 });
+      expect(ids.has(String(await speaker.jsonValue()))).toBe(true);
+    }
+  }, 30_000);
+
   it('the SFU forwards SFrame ciphertext: a DirectTransport tap sees SFrame headers with the sender\'s KID', async () => {
     const alice = await pages.get('alice')!.snapshot();
     const room = server.rooms!.rooms.get(ROOM)!;

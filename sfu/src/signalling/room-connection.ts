@@ -1,8 +1,10 @@
 /**
  * One client's room signalling session: validates each request (protocol.ts), admits or refuses
  * the `join` (admission.ts), turns requests into Room/Participant calls, and turns room events
- * into the notifications this client should see. Requests of one socket run one after another, in
- * the order they came, so `join` is always complete before anything that needs it.
+ * into the notifications this client should see. Until the socket has joined, its requests run one
+ * after another, so `join` is complete before anything that needs it; after that they run as they
+ * come, concurrently, as mediasoup-client expects (it never sends a request that depends on one it
+ * has not seen answered). Relays and chat are forwarded without waiting, so their order is kept.
  *
  * Bad input never throws out of here: every failure becomes an error response with a code, and
  * a client that floods the socket is refused (RATE_LIMITED) and then disconnected.
@@ -113,7 +115,8 @@ export class RoomConnection {
       return;
     }
     const request = parsed.request;
-    this.#queue = this.#queue.then(() => this.#handle(request));
+    if (this.#me) void this.#handle(request);
+    else this.#queue = this.#queue.then(() => this.#handle(request));
   }
 
   /** The socket closed: leave the room. */

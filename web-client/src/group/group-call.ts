@@ -90,6 +90,9 @@ export const CAMERA_ENCODINGS: RTCRtpEncodingParameters[] = [
 
 const CAMERA_CONSTRAINTS: MediaTrackConstraints = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
 
+/** The server's send and receive transports for this client. */
+type TransportInfos = Promise<[ResponseData['createTransport'], ResponseData['createTransport']]>;
+
 interface LocalSource {
   readonly source: MediaSource;
   readonly track: MediaStreamTrack;
@@ -123,9 +126,10 @@ export class GroupCall extends Emitter<GroupCallEvents> {
   #notifications: Promise<void> = Promise.resolve();
   #trackSeq = 0;
   #speaker: string | null = null;
+  #mark: (name: string) => void = () => undefined;
   readonly #views = new Map<string, { w: number; h: number; timer: number | null; sent: string }>();
   /** Times for tests and the benchmark (performance.now()). */
-  readonly timings: { startedAt: number; joinedAt?: number; firstRemoteTrackAt?: number } = { startedAt: 0 };
+  timings: Record<string, number> = {};
 
   private constructor(o: {
     sig: RoomSignalling;
@@ -144,6 +148,16 @@ export class GroupCall extends Emitter<GroupCallEvents> {
     this.#keys = o.keys;
     this.e2ee = o.keys !== null;
     for (const p of o.joined.participants) this.#participants.set(p.id, { info: p, verified: false });
+    // A new key for someone: their video frames before it were dropped (no key), so ask for a
+    // keyframe now rather than wait for the next periodic one (RFC 9605 §6.2 leaves this to us).
+    o.keys?.on('receiverkey', (participantId) => {
+      if (this.timings.firstKey === undefined) this.#mark('firstKey');
+      for (const c of this.#consumed.values()) {
+        if (c.media.participantId === participantId && c.media.kind === 'video') {
+          void this.#sig.request('requestKeyFrame', { consumerId: c.media.consumerId }).catch(() => undefined);
+        }
+      }
+    });
   }
 
   /** Joins a room; resolves once joined (media keeps coming up afterwards). Throws RoomError. */
@@ -153,12 +167,18 @@ export class GroupCall extends Emitter<GroupCallEvents> {
     const camera = o.camera ? { ...CAMERA_CONSTRAINTS, width: { ideal: o.camera.width }, height: { ideal: o.camera.height } } : CAMERA_CONSTRAINTS;
     const media = navigator.mediaDevices.getUserMedia({ audio: o.audio ?? true, video: (o.video ?? true) ? camera : false });
     const identity: Promise<GroupIdentity | null> = e2ee ? createGroupIdentity() : Promise.resolve(null);
-    const worker = e2ee ? E2eeWorkerClient.start() : Promise.resolve(null);
+    const worker = e2ee ? GroupCall.#takePreparedWorker() : Promise.resolve(null);
     // Rejections are handled below; keep them from being reported as unhandled meanwhile.
     for (const p of [media, identity, worker]) p.catch(() => undefined);
     let sig: RoomSignalling | undefined;
+    const t: Record<string, number> = { startedAt };
+    const mark = (name: string) => (t[name] = performance.now() - startedAt);
+    void media.then(() => mark('media'));
+    void identity.then(() => mark('identity'));
+    void worker.then(() => mark('worker'));
     try {
       sig = await RoomSignalling.connect();
+      mark('socket');
       const id = await identity;
       const joined = await sig.request('join', {
         room: o.room,
@@ -166,8 +186,12 @@ export class GroupCall extends Emitter<GroupCallEvents> {
         ...(o.password !== undefined && { password: o.password }),
         e2ee: id ? { identityKey: id.publicKeyText } : null,
       });
+      mark('joined');
+      // Transports do not depend on the device: ask for them while it loads.
+      const transports = GroupCall.#requestTransports(sig);
       const device = new Device();
       await device.load({ routerRtpCapabilities: joined.routerRtpCapabilities });
+      mark('device');
       const w = await worker;
       const keys = id && w
         ? new GroupKeyManager({
@@ -183,9 +207,10 @@ export class GroupCall extends Emitter<GroupCallEvents> {
           })
         : null;
       const call = new GroupCall({ sig, joined, device, worker: w, keys });
-      call.timings.startedAt = startedAt;
-      call.timings.joinedAt = performance.now();
-      await call.#start(joined, await media);
+      call.timings = t;
+      call.#mark = mark;
+      await call.#start(joined, await media, transports);
+      mark('connected');
       return call;
     } catch (err) {
       sig?.close();
@@ -193,6 +218,28 @@ export class GroupCall extends Emitter<GroupCallEvents> {
       void media.then((s) => s.getTracks().forEach((t) => t.stop())).catch(() => undefined);
       throw err;
     }
+  }
+
+  static #preparedWorker: Promise<E2eeWorkerClient> | null = null;
+
+  /**
+   * Warms up what a join needs before the user clicks (call it when the lobby shows): starts the
+   * E2EE worker and loads libsodium. The identity key itself is still drawn at join time.
+   */
+  static prepare(): void {
+    if (!canEncrypt() || GroupCall.#preparedWorker) return;
+    const w = E2eeWorkerClient.start();
+    w.catch(() => {
+      if (GroupCall.#preparedWorker === w) GroupCall.#preparedWorker = null;
+    });
+    GroupCall.#preparedWorker = w;
+    void createGroupIdentity().catch(() => undefined);
+  }
+
+  static #takePreparedWorker(): Promise<E2eeWorkerClient> {
+    const w = GroupCall.#preparedWorker ?? E2eeWorkerClient.start();
+    GroupCall.#preparedWorker = null;
+    return w;
   }
 
   get state(): CallState {
@@ -317,7 +364,13 @@ export class GroupCall extends Emitter<GroupCallEvents> {
 
   /* ---------------------------------------------------------------------------------------- */
 
-  async #start(joined: ResponseData['join'], stream: MediaStream): Promise<void> {
+  static #requestTransports(sig: RoomSignalling): TransportInfos {
+    const t = Promise.all([sig.request('createTransport', { direction: 'send' }), sig.request('createTransport', { direction: 'recv' })]);
+    t.catch(() => undefined);
+    return t;
+  }
+
+  async #start(joined: ResponseData['join'], stream: MediaStream, transports: TransportInfos): Promise<void> {
     this.#sig.onNotification((n) => {
       this.#notifications = this.#notifications.then(() => this.#onNotification(n)).catch((err: unknown) => console.warn('group call:', err));
     });
@@ -331,18 +384,18 @@ export class GroupCall extends Emitter<GroupCallEvents> {
       this.#local.set(source, { source, track, producer: null });
     }
     const keysReady = this.#keys?.start([...this.#participants.values()].map((p) => ({ id: p.info.id, identityKey: p.info.e2ee?.identityKey ?? null })));
-    await this.#setUpMedia(joined.producers, keysReady);
+    await this.#setUpMedia(joined.producers, keysReady, transports);
     this.#setState('connected');
   }
 
   /** Transports, our producers, and consumers of `producers`; also after a media reset. */
-  async #setUpMedia(producers: readonly ProducerInfo[], keysReady?: Promise<void>): Promise<void> {
+  async #setUpMedia(
+    producers: readonly ProducerInfo[],
+    keysReady?: Promise<void>,
+    transports: TransportInfos = GroupCall.#requestTransports(this.#sig),
+  ): Promise<void> {
     const caps = this.#device.rtpCapabilities;
-    const [, sendInfo, recvInfo] = await Promise.all([
-      this.#sig.request('setRtpCapabilities', { rtpCapabilities: caps }),
-      this.#sig.request('createTransport', { direction: 'send' }),
-      this.#sig.request('createTransport', { direction: 'recv' }),
-    ]);
+    const [, [sendInfo, recvInfo]] = await Promise.all([this.#sig.request('setRtpCapabilities', { rtpCapabilities: caps }), transports]);
     // Encoded transforms must be possible on every sender and receiver from the start.
     const additionalSettings = this.e2ee ? ({ encodedInsertableStreams: true } as Partial<RTCConfiguration>) : undefined;
     const send = this.#device.createSendTransport({ ...sendInfo, ...(additionalSettings && { additionalSettings }) });
@@ -426,7 +479,7 @@ export class GroupCall extends Emitter<GroupCallEvents> {
       };
       this.#consumed.set(consumer.id, { media, consumer });
       this.#byProducer.set(p.producerId, consumer.id);
-      this.timings.firstRemoteTrackAt ??= performance.now();
+      if (this.timings.firstRemoteTrack === undefined) this.#mark('firstRemoteTrack');
       this.emit('mediaadded', media);
       await this.#sig.request('resumeConsumer', { consumerId: consumer.id });
     } catch (err) {

@@ -94,6 +94,8 @@ async function lobby(): Promise<void> {
     setText(byId('room-rules'), `(${rules.join(', ')})`);
     show(byId('room-password-box'), r.room.hasPassword);
     show(byId('room-box'), true);
+    // The user is about to join: start the E2EE worker and libsodium now rather than after the click.
+    GroupCall.prepare();
     if (r.room.e2eeRequired && !canEncrypt()) setError(byId('lobby-error'), 'This room requires end-to-end encryption, which this browser cannot do.');
   } catch (err) {
     setError(byId('lobby-error'), (err as Error).message);
@@ -224,7 +226,10 @@ function addMedia(call: GroupCall, m: RemoteMedia): void {
   const onFrame = (): void => {
     if (!tiles.has(m.consumerId)) return;
     hooks.framesPresented[m.consumerId] = (hooks.framesPresented[m.consumerId] ?? 0) + 1;
-    hooks.firstFrameAt ??= performance.now();
+    if (hooks.firstFrameAt === null) {
+      hooks.firstFrameAt = performance.now();
+      call.timings.firstFrame = hooks.firstFrameAt - (call.timings.startedAt ?? 0);
+    }
     video.requestVideoFrameCallback(onFrame);
   };
   video.requestVideoFrameCallback(onFrame);
