@@ -45,7 +45,7 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
     await sip.listen();
     const health = {
       listeners: () => Object.fromEntries(sip.transport.listening.map((l) => [`${l.transport}:${l.port}`, true])),
-      metrics: () => ({ ...sip.metrics(), sotto_process_resident_bytes: process.memoryUsage.rss() }),
+      metrics: () => ({ ...sip.metrics(), ...rooms?.metrics(), sotto_process_resident_bytes: process.memoryUsage.rss() }),
     };
     if (cfg.http.https.enabled) {
       const tls = { cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) };

@@ -57,6 +57,8 @@ export type ParticipantEvents = {
   /** One of this participant's consumers closed (its producer went away). */
   consumerclose: [consumerId: string];
   consumerlayers: [consumerId: string, layers: types.ConsumerLayers | null];
+  /** This participant's send transport finished its DTLS handshake: its media can now flow. */
+  sendconnected: [];
   close: [];
 };
 
@@ -140,6 +142,11 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     const state: TransportState = { transport, direction };
     this.#transports.set(transport.id, state);
     transport.observer.once('close', () => this.#transports.delete(transport.id));
+    if (direction === 'send') {
+      transport.on('dtlsstatechange', (dtls) => {
+        if (dtls === 'connected' && !this.#closed) this.emit('sendconnected');
+      });
+    }
     if (direction === 'recv') {
       // mediasoup's send-side bandwidth estimate towards this client (transport-cc, REMB).
       transport.on('trace', (trace) => {
@@ -267,6 +274,20 @@ export class Participant extends EventEmitter<ParticipantEvents> {
 
   async requestKeyFrame(consumerId: string): Promise<void> {
     await this.#consumer(consumerId).consumer.requestKeyFrame();
+  }
+
+  /**
+   * Asks for a keyframe on every running video consumer of another participant's producers.
+   * Used when that participant's media starts flowing: a consumer resumed before its producer's
+   * transport connected asked for a keyframe that could not reach the sender, and would otherwise
+   * wait for the receiving browser to ask again (about a second).
+   */
+  requestKeyFramesFrom(participantId: string): void {
+    for (const c of this.#consumers.values()) {
+      if (c.producer.appData.participantId === participantId && c.consumer.kind === 'video' && c.resumed && !c.consumer.closed) {
+        void c.consumer.requestKeyFrame().catch(() => undefined);
+      }
+    }
   }
 
   /**

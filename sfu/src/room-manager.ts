@@ -73,6 +73,7 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
   readonly #pending = new Set<string>();
   readonly #idle = new Map<string, NodeJS.Timeout>();
   #pool: Promise<WorkerPool> | null = null;
+  #liveWorkers = 0;
   #closed = false;
 
   constructor(options: RoomManagerOptions) {
@@ -86,6 +87,11 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
 
   get(id: string): Room | undefined {
     return this.#rooms.get(id);
+  }
+
+  /** mediasoup workers running now (0 before the first room). */
+  get liveWorkers(): number {
+    return this.#liveWorkers;
   }
 
   /** The pool once started (tests and metrics); undefined before the first room. */
@@ -160,7 +166,12 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
   #startPool(): Promise<WorkerPool> {
     if (!this.#pool) {
       const pending = WorkerPool.create({ ...this.#o.pool, logger: this.#o.logger }).then((pool) => {
+        const count = () => (this.#liveWorkers = pool.slots.length);
+        count();
+        pool.on('workerdied', count);
+        pool.on('close', count);
         pool.on('workerreplaced', (slot) => {
+          count();
           for (const room of this.#rooms.values()) {
             if (room.slotIndex !== slot.index) continue;
             room.resetMedia(slot).then(

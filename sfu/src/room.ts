@@ -147,6 +147,9 @@ export class Room extends EventEmitter<RoomEvents> {
     p.on('producerpause', (id, paused) => this.emit('producerpause', p, id, paused));
     p.on('consumerclose', (id) => this.emit('consumerclose', p, id));
     p.on('consumerlayers', (id, layers) => this.emit('consumerlayers', p, id, layers));
+    p.on('sendconnected', () => {
+      for (const other of this.#participants.values()) if (other !== p) other.requestKeyFramesFrom(p.id);
+    });
     this.emit('participantjoined', p);
     return p;
   }

@@ -97,6 +97,11 @@ describe('room signalling over WSS (real server, real mediasoup worker)', () => 
       expect(info.status).toBe(200);
       expect(info.body).toMatchObject({ room: { id: 'standup' }, participants: 0 });
       expect((await httpsJson(WSS, 'GET', '/api/rooms/nope-nope', undefined, tokens.bob)).status).toBe(404);
+      // /metrics counts rooms and workers (the pool started with the first room), names nothing.
+      const metrics = String((await httpsJson(WSS, 'GET', '/metrics')).body);
+      expect(metrics).toMatch(/^sotto_sfu_rooms 1$/m);
+      expect(metrics).toMatch(/^sotto_sfu_workers 1$/m);
+      expect(metrics).not.toContain('standup');
     });
 
     it('refuses taken names, user names (their SIP URI) and bad options', async () => {

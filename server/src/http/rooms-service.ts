@@ -25,6 +25,8 @@ export interface RoomsService {
   readonly attempts: RateLimiter;
   readonly realm: string;
   readonly domain: string;
+  /** Totals for /metrics (no room names, no identities). */
+  metrics(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -86,6 +88,16 @@ export function createRoomsService(cfg: Config, users: RoomsService['users'], lo
     attempts,
     realm: cfg.domain,
     domain: cfg.domain,
+    metrics() {
+      let participants = 0;
+      for (const room of rooms.rooms.values()) participants += room.participants.size;
+      return {
+        sotto_sfu_rooms: rooms.rooms.size,
+        sotto_sfu_participants: participants,
+        sotto_sfu_connections: sockets.connections,
+        sotto_sfu_workers: rooms.liveWorkers,
+      };
+    },
     async close() {
       sockets.close();
       await rooms.close();

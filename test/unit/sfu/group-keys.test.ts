@@ -280,6 +280,35 @@ describe('group key management: four participants, joins and leaves', () => {
     expect(a.manager.senderKid).not.toBe(old);
   });
 
+  it("a newcomer's key is accepted while the receiver is still busy rekeying for a leave", async () => {
+    const net = new Net();
+    const a = await net.join('a');
+    await net.join('b');
+    await net.join('c');
+    // C leaves; nothing is delivered, so A's rekey waits for acknowledgements (300 ms timeout).
+    const c = net.members.get('c')!;
+    net.members.delete('c');
+    c.manager.close();
+    const leaving = [...net.members.values()].map((m) => m.manager.peerLeft('c'));
+    // D joins meanwhile: A learns of D at once, and D's key reaches A before A's queue is free.
+    const d = new Member('d', await createGroupIdentity(), net);
+    const others = [...net.members.values()];
+    net.members.set('d', d);
+    const starting = [d.manager.start(others.map((o) => o.peer)), ...others.map((o) => o.manager.peerJoined(d.peer))];
+    await new Promise((r) => setTimeout(r, 20));
+    const fromD = net.queue.filter((m) => m.from === 'd' && m.to === 'a');
+    expect(fromD.length).toBeGreaterThan(0);
+    for (const m of fromD) await a.manager.receive(m.from, m.blob);
+    expect(a.rejected).toEqual([]);
+    expect(a.manager.peerKid('d')).not.toBeNull();
+    let done = false;
+    const all = Promise.all([...leaving, ...starting]).then(() => (done = true));
+    while (!done) await net.settle();
+    await all;
+    await net.settle();
+    await everyoneDecryptsEveryone(net);
+  });
+
   it('refuses a replayed key message and a blob relayed under another sender', async () => {
     const net = new Net();
     const a = await net.join('a');

@@ -552,6 +552,7 @@ export class GroupCall extends Emitter<GroupCallEvents> {
         await this.#onChat(n.data);
         return;
       case 'mediaDown':
+        this.#mark('mediaDown');
         this.#setState('media-restarting');
         return;
       case 'mediaReset':
@@ -577,6 +578,7 @@ export class GroupCall extends Emitter<GroupCallEvents> {
 
   /** The SFU's worker restarted: rebuild transports, produce again, consume what is announced. */
   async #resetMedia(data: NotificationData['mediaReset']): Promise<void> {
+    this.#mark('mediaReset');
     this.#setState('media-restarting');
     for (const id of [...this.#consumed.keys()]) this.#dropConsumer(id);
     this.#byProducer.clear();
@@ -587,6 +589,7 @@ export class GroupCall extends Emitter<GroupCallEvents> {
     this.#send = null;
     this.#recv = null;
     await this.#setUpMedia(data.producers);
+    this.#mark('mediaResetDone');
     this.#setState('connected');
   }
 

@@ -19,9 +19,11 @@ interface PageHooks {
   firstFrameAt: number | null;
   /** Frames presented per remote video element, by consumer id (requestVideoFrameCallback). */
   framesPresented: Record<string, number>;
+  /** Wall-clock time (Date.now()) each remote video showed its first frame, by consumer id. */
+  firstFrameWall: Record<string, number>;
 }
 
-const hooks: PageHooks = { call: null, clickedAt: null, firstFrameAt: null, framesPresented: {} };
+const hooks: PageHooks = { call: null, clickedAt: null, firstFrameAt: null, framesPresented: {}, firstFrameWall: {} };
 (globalThis as unknown as { __group: PageHooks }).__group = hooks;
 
 const views = ['sign-in', 'lobby', 'call', 'ended'] as const;
@@ -226,6 +228,7 @@ function addMedia(call: GroupCall, m: RemoteMedia): void {
   const onFrame = (): void => {
     if (!tiles.has(m.consumerId)) return;
     hooks.framesPresented[m.consumerId] = (hooks.framesPresented[m.consumerId] ?? 0) + 1;
+    hooks.firstFrameWall[m.consumerId] ??= Date.now();
     if (hooks.firstFrameAt === null) {
       hooks.firstFrameAt = performance.now();
       call.timings.firstFrame = hooks.firstFrameAt - (call.timings.startedAt ?? 0);

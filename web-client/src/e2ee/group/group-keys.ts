@@ -141,8 +141,9 @@ export class GroupKeyManager extends Emitter<GroupKeyEvents> {
 
   /** Enter the call: fresh key, sealed to everyone already there. */
   start(peers: readonly GroupPeer[]): Promise<void> {
+    // Known at once (not when the queued step runs): their keys may arrive before it does.
+    for (const p of peers) if (!this.#peers.has(p.id)) this.#addPeer(p);
     return this.#run(async () => {
-      for (const p of peers) this.#addPeer(p);
       const key = this.#schedule.fresh();
       await this.#use(key);
       await Promise.all([...this.#peers.values()].map((p) => this.#sendKey(p, key)));
@@ -151,10 +152,13 @@ export class GroupKeyManager extends Emitter<GroupKeyEvents> {
 
   /** Someone joined after us: ratchet, and give them only the ratcheted key. */
   peerJoined(peer: GroupPeer): Promise<void> {
+    if (this.#peers.has(peer.id)) return Promise.resolve();
+    // Known at once: the newcomer's own key usually arrives before our ratchet step has run
+    // (it may wait behind a rekey), and must not be refused as coming from a stranger.
+    const state = this.#addPeer(peer);
     return this.#run(async () => {
-      if (this.#peers.has(peer.id)) return;
-      const state = this.#addPeer(peer);
-      if (!this.#sending) return; // not started: start() will send to everyone
+      if (this.#peers.get(peer.id) !== state) return; // left again meanwhile
+      if (!this.#sending) return; // not started: start() sends to everyone
       const { key, rotated } = await this.#schedule.ratchet();
       await this.#use(key);
       // A rotation (ratchet steps exhausted) goes to everyone; a ratchet only to the newcomer.
