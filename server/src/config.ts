@@ -106,6 +106,37 @@ const schema = z.strictObject({
     /** mediasoup worker log level (to stderr). */
     logLevel: z.enum(['debug', 'warn', 'error', 'none']),
   }),
+  /**
+   * The media bridge for calls between browsers (WebRTC) and SIP phones (RTP, SDES-SRTP): the
+   * proxy anchors their media on mediasoup (server/src/media). Calls between two browsers or two
+   * phones never touch it.
+   */
+  bridge: z.strictObject({
+    enabled: z.boolean(),
+    /** mediasoup worker processes per SIP process, started on the first bridged call. */
+    workers: z.number().int().min(1).max(64),
+    /** Address media ports bind to, and the address written in SDP and ICE candidates if different. */
+    listen: z.string().min(1),
+    announcedIp: z.string().min(1).optional(),
+    /** Media ports (each call takes one or two toward the browser and two per stream toward the phone). */
+    rtcMinPort: port,
+    rtcMaxPort: port,
+    /** Also offer browsers ICE over TCP (RFC 6544) for networks that block UDP. */
+    webrtcTcp: z.boolean(),
+    /** Learn a phone's media address from its first packet (NAT): auto = when its SIP says it is behind NAT. */
+    comedia: z.enum(['auto', 'always', 'never']),
+    /**
+     * Offering to a phone: optional = RTP/AVP with a=crypto (opportunistic SRTP, RFC 8643), plain RTP
+     * if the phone answers without keys; required = RTP/SAVP only (RFC 4568); off = plain RTP.
+     */
+    phoneSrtp: z.enum(['optional', 'required', 'off']),
+    /** Release a bridged call whose media stopped for this long (s); while on hold, holdTimeout. */
+    mediaTimeout: z.number().int().positive(),
+    holdTimeout: z.number().int().positive(),
+    /** Bridged calls at once per SIP process; more get 503. */
+    maxCalls: z.number().int().positive(),
+    logLevel: z.enum(['debug', 'warn', 'error', 'none']),
+  }),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -149,6 +180,20 @@ export const DEFAULTS: Config = {
     maxParticipantsLimit: 50,
     roomIdleTimeout: 300,
     sessionTtl: 3600,
+    logLevel: 'warn',
+  },
+  bridge: {
+    enabled: true,
+    workers: 1,
+    listen: '127.0.0.1',
+    rtcMinPort: 42000,
+    rtcMaxPort: 49999,
+    webrtcTcp: true,
+    comedia: 'auto',
+    phoneSrtp: 'optional',
+    mediaTimeout: 60,
+    holdTimeout: 3600,
+    maxCalls: 1000,
     logLevel: 'warn',
   },
 };
@@ -237,5 +282,6 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const sfu = cfg.sfu;
   if (sfu.rtcMinPort > sfu.rtcMaxPort) throw new ConfigError('invalid configuration:\n  sfu.rtcMinPort: must not exceed sfu.rtcMaxPort');
   if (sfu.maxParticipants > sfu.maxParticipantsLimit) throw new ConfigError('invalid configuration:\n  sfu.maxParticipants: must not exceed sfu.maxParticipantsLimit');
+  if (cfg.bridge.rtcMinPort > cfg.bridge.rtcMaxPort) throw new ConfigError('invalid configuration:\n  bridge.rtcMinPort: must not exceed bridge.rtcMaxPort');
   return cfg;
 }

@@ -14,6 +14,7 @@ import { FlowTokens } from './proxy/flow-token.ts';
 import { Locator } from './proxy/locator.ts';
 import { ProxyCore, refuse, type IncomingRequest, type TransactionPort } from './proxy/proxy-core.ts';
 import { LocationStore } from './registrar/location-store.ts';
+import { MediaAnchor } from './media/media-anchor.ts';
 import { Registrar } from './registrar/registrar.ts';
 import { BanList } from './security/ban-list.ts';
 import { RateLimiter } from './security/rate-limiter.ts';
@@ -54,6 +55,8 @@ export class SipServer {
   readonly #advertise = new Map<TransportName, { host: string; port: number }>();
   #sweep: NodeJS.Timeout | undefined;
   readonly #cluster: WorkerLink | undefined;
+  /** The media bridge for calls between browsers and phones (bridge.enabled); per process, as calls are. */
+  readonly media: MediaAnchor | undefined;
 
   constructor(opts: SipServerOptions) {
     const cfg = (this.#cfg = opts.config);
@@ -123,6 +126,7 @@ export class SipServer {
       sendStateless: (msg, dest) => this.transport.send(msg, dest),
       local: (t) => this.#advertise.get(t),
     };
+    this.media = cfg.bridge.enabled ? new MediaAnchor(cfg.bridge, opts.logger, cfg.sip.advertise ?? cfg.domain) : undefined;
     this.#proxy = new ProxyCore({
       logger: opts.logger,
       port,
@@ -133,6 +137,7 @@ export class SipServer {
       isLocalDomain: (host) => this.names.isLocalDomain(host),
       userExists: (u) => this.#users.hasUser(u),
       authenticate: (req, source) => this.#auth.check(req, source, 407),
+      ...(this.media ? { media: this.media } : {}),
     });
 
     this.transport.on('message', (msg, source) => this.transactions.receive(msg, source));
@@ -217,11 +222,13 @@ export class SipServer {
       sotto_auth_challenges_total: a.challenged,
       sotto_auth_failures_total: a.failed,
       sotto_auth_bans_total: a.bans,
+      sotto_bridge_calls: this.media?.activeCalls ?? 0,
     };
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    this.media?.close();
     this.transactions.close();
     await this.transport.close();
   }

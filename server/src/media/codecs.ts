@@ -19,7 +19,24 @@ type MsRtcpFeedback = types.RtcpFeedback;
 export type StreamKind = 'audio' | 'video';
 
 const AUDIO = new Set(['opus/48000', 'g722/8000', 'pcmu/8000', 'pcma/8000']);
-const TELEPHONE_EVENT_RATES = new Set([8000, 48000]);
+/**
+ * telephone-event passes only at 8 kHz, the clock of G.711 and G.722's RTP (RFC 3551 §4.5.2):
+ * see TELEPHONE_EVENT_ALIAS. An Opus call gets no telephone-event, so the browser sends its tones
+ * by SIP INFO, which the proxy forwards like any in-dialog request.
+ */
+const TELEPHONE_EVENT_RATES = new Set([8000]);
+
+/**
+ * mediasoup 3.12 forwards through a Consumer only packets whose payload type is a *media* codec
+ * (worker/src/RTC/Consumer.cpp supportedCodecPayloadTypes: RtpCodecMimeType::IsMediaCodec), and
+ * telephone-event is a "complementary" codec there: RFC 4733 events would be dropped. So inside
+ * mediasoup the bridge calls telephone-event/8000 by the name of a media codec with the same
+ * clock rate that it never bridges for real (iLBC, RFC 3952), under the event's own payload type.
+ * mediasoup does not look into audio payloads, so the events pass unchanged, with their sequence
+ * numbers and timestamps rewritten like the audio of the same SSRC (RFC 4733 §2.1: same SSRC and
+ * clock as the audio). The SDP of both legs still says telephone-event.
+ */
+const TELEPHONE_EVENT_ALIAS = 'audio/iLBC';
 const VIDEO = new Set(['vp8/90000', 'h264/90000']);
 
 export function isTelephoneEvent(c: Pick<SdpCodec, 'name'>): boolean {
@@ -121,6 +138,8 @@ export function acceptedCodecs(kind: StreamKind, offered: readonly SdpCodec[], a
     if (o.pt !== a.pt) renumbered.push(`${o.name}/${o.clockRate} ${o.pt}→${a.pt}`);
     codecs.push(o);
   }
+  // Media codecs first: mediasoup takes the first as the stream's codec.
+  codecs.sort((x, y) => Number(isTelephoneEvent(x)) - Number(isTelephoneEvent(y)));
   // Without a media codec the stream is rejected, whatever else was kept.
   if (!codecs.some((c) => !isTelephoneEvent(c))) return { codecs: [], renumbered };
   return { codecs, renumbered };
@@ -133,6 +152,7 @@ export function intersect(kind: StreamKind, codecs: readonly SdpCodec[], among: 
 
 function mimeType(kind: StreamKind, c: SdpCodec): string {
   const n = c.name.toLowerCase();
+  if (n === 'telephone-event') return TELEPHONE_EVENT_ALIAS;
   const name = n === 'opus' ? 'opus' : n === 'telephone-event' ? 'telephone-event' : n === 'vp8' ? 'VP8' : c.name.toUpperCase();
   return `${kind}/${name}`;
 }
@@ -172,9 +192,13 @@ export function toCodecParameters(kind: StreamKind, c: SdpCodec, rtcpFb?: readon
   };
 }
 
-/** Receive capabilities of one side for one stream, for Transport.consume(). No header extensions (see leg-sdp.ts). */
-export function capabilities(kind: StreamKind, codecs: readonly SdpCodec[], rtcpFb?: readonly RtcpFeedback[]): RtpCapabilities {
-  return { codecs: codecs.map((c) => toCapability(kind, c, rtcpFb ?? c.rtcpFb)), headerExtensions: [] };
+/**
+ * Receive capabilities of one side for one stream, for Transport.consume(). No header extensions
+ * (see leg-sdp.ts). `feedback`: whether that side takes RTCP feedback (a browser does; a phone only
+ * with an AVPF profile, RFC 4585).
+ */
+export function capabilities(kind: StreamKind, codecs: readonly SdpCodec[], feedback: boolean): RtpCapabilities {
+  return { codecs: codecs.map((c) => toCapability(kind, c, feedback ? undefined : [])), headerExtensions: [] };
 }
 
 /** mediasoup 3.12 ortc.ts DynamicPayloadTypes: where a Router takes the payload types it invents. */

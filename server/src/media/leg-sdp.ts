@@ -164,3 +164,14 @@ export function farLegOf(sdp: string): FarLeg | undefined {
   const m = new RegExp(`^a=${BRIDGE_ATTRIBUTE}:(sdes-srtp|rtp)\\s*$`, 'm').exec(sdp);
   return m ? (m[1] as FarLeg) : undefined;
 }
+
+/**
+ * An answer that refuses every stream of an offer (RFC 3264 §6: port 0, the offer's formats), for
+ * when the bridge cannot use the answer it got: the call is set up in SIP (the 2xx cannot be
+ * undone by a proxy), carries no media, and the offerer ends it.
+ */
+export function writeRefusal(offer: { media: readonly { kind: string; proto: string; formats: readonly string[]; mid?: string | undefined }[] }, address: string): string {
+  const out = ['v=0', `o=- ${Date.now()} 1 IN ${ipVersion(address)} ${address}`, 's=-', `c=IN ${ipVersion(address)} ${address}`, 't=0 0'];
+  for (const m of offer.media) out.push(...refusedLines({ kind: m.kind, proto: m.proto, formats: [...m.formats], mid: m.mid }));
+  return out.join('\r\n') + '\r\n';
+}

@@ -33,6 +33,7 @@ import { createResponse, randomToken } from '../sip/response.ts';
 import { createCancel } from '../sip/transaction/client-transaction.ts';
 import { parseUri, uriEquals, type SipUri } from '../sip/uri.ts';
 import type { Binding, LocationStore } from '../registrar/location-store.ts';
+import type { MediaHook, MediaRefusal } from '../media/media-anchor.ts';
 import type { FlowTokens } from './flow-token.ts';
 import { locateStatic, type Locator } from './locator.ts';
 
@@ -96,6 +97,12 @@ export interface ProxyOptions {
   authenticate(req: SipRequest, source: Peer): CallerCheck;
   /** Timer C (§16.8), ms. */
   timerC?: number;
+  /**
+   * Media anchoring for calls between browsers and phones (server/src/media/media-anchor.ts): it
+   * sees each forwarded INVITE/UPDATE/ACK and each response first and may rewrite their SDP.
+   * Without it bodies pass untouched, as RFC 3261 §16.6 has a proxy do.
+   */
+  media?: MediaHook;
 }
 
 /** Methods that create dialogs and so get Record-Route (§16.6 step 4; RFC 6665 for SUBSCRIBE). */
@@ -250,9 +257,15 @@ export class ProxyCore {
       this.#pushVia(fwd, dest.transport, `z9hG4bK${randomToken(8)}`);
       this.#o.port.sendStateless(fwd, dest);
     };
-    const dest = this.#resolve(fwd, routed.flow);
-    if (dest instanceof Promise) void dest.then(send);
-    else send(dest);
+    const route = () => {
+      const dest = this.#resolve(fwd, routed.flow);
+      if (dest instanceof Promise) void dest.then(send);
+      else send(dest);
+    };
+    // An ACK may carry the answer to an offer in a 2xx (§13.2.1), which media anchoring rewrites.
+    const media = this.#o.media?.ack(fwd);
+    if (media) void media.then(route);
+    else route();
   }
 
   /**
@@ -280,7 +293,7 @@ export class ProxyCore {
     }
     const branch: Branch = { request: fwd, dest: { transport: 'udp', address: '', port: 0 }, provisional: false, cancelled: false };
     ctx.branches.push(branch);
-    const forward = (dest: Peer | undefined) => {
+    const send = (dest: Peer | undefined) => {
       if (!dest) {
         branch.final = createResponse(req, binding ? 480 : 404, { reason: binding ? 'Temporarily Unavailable (flow gone)' : 'Not Found (no route)' });
         this.#maybeFinish(ctx);
@@ -301,7 +314,7 @@ export class ProxyCore {
       // spiral (changed Request-URI) is not.
       this.#pushVia(fwd, dest.transport, `z9hG4bK${loopHash}.${randomToken(6)}`);
       this.#o.port.sendRequest(fwd, dest, {
-        response: (res) => this.#onResponse(ctx, branch, res),
+        response: (res) => this.#mediaThenResponse(ctx, branch, res),
         timeout: () => this.#onBranchFailure(ctx, branch, 408),
         transportError: () => this.#onBranchFailure(ctx, branch, 503),
       });
@@ -314,6 +327,25 @@ export class ProxyCore {
         }, this.#o.timerC ?? 180_000);
         branch.timerC.unref();
       }
+    };
+    // Media anchoring may rewrite the body first, which takes a moment when it sets up mediasoup
+    // objects, or refuse the branch (488 for an offer it cannot bridge). A CANCEL that came
+    // meanwhile ends the branch before anything was sent (487, as §9.2 has the UAS answer).
+    const forward = (dest: Peer | undefined) => {
+      const media = dest && !this.#o.isMyself(dest.address, dest.port) ? this.#o.media?.request({ fwd, source: ctx.stx.source, binding, inDialog, branch }) : undefined;
+      if (!media) return send(dest);
+      media
+        .catch((err: unknown): MediaRefusal => {
+          this.#log.error({ err }, 'media anchoring failed');
+          return { status: 500, reason: 'Server Internal Error' };
+        })
+        .then((refusal) => {
+          if (!refusal && !branch.cancelled) return send(dest);
+          if (!refusal) this.#o.media?.branchFailed(branch);
+          const headers = refusal?.warning ? [{ name: 'Warning', value: refusal.warning }] : undefined;
+          branch.final = refusal ? createResponse(req, refusal.status, { reason: refusal.reason, ...(headers ? { headers } : {}) }) : createResponse(req, 487);
+          this.#maybeFinish(ctx);
+        });
     };
     // A literal address, a flow or a failure is known at once; only DNS makes us wait.
     const dest = this.#resolve(fwd, flow);
@@ -525,8 +557,16 @@ export class ProxyCore {
     this.#maybeFinish(ctx);
   }
 
+  /** Media anchoring sees a response first (it may rewrite its SDP); then §16.7 goes on. */
+  #mediaThenResponse(ctx: ResponseContext, branch: Branch, res: SipResponse): void {
+    const media = this.#o.media?.response(branch, res);
+    if (!media) this.#onResponse(ctx, branch, res);
+    else void media.then(() => this.#onResponse(ctx, branch, res));
+  }
+
   #onBranchFailure(ctx: ResponseContext, branch: Branch, status: 408 | 503): void {
     if (branch.final) return;
+    this.#o.media?.branchFailed(branch);
     this.#clearTimerC(branch);
     branch.final = createResponse(ctx.stx.request, status);
     this.#maybeFinish(ctx);

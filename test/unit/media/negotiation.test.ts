@@ -33,8 +33,9 @@ const WEB: WebTransportInfo = {
 const PHONE: PhoneTransportInfo = { ip: '127.0.0.1', port: 42010, rtcpPort: 42011, rtcpMux: false, proto: 'RTP/AVP', crypto: undefined };
 
 group('codec choice (no transcoding)', () => {
-  it("keeps Opus, G.722, PCMU and PCMA in the offerer's order, and telephone-event at their clock rates", () => {
-    expect(names(bridgeableCodecs('audio', CHROMIUM.media[0]!.codecs))).toEqual(['111 opus/48000', '9 G722/8000', '0 PCMU/8000', '8 PCMA/8000', '110 telephone-event/48000', '126 telephone-event/8000']);
+  it("keeps Opus, G.722, PCMU and PCMA in the offerer's order, and telephone-event at 8 kHz", () => {
+    // telephone-event/48000 (for Opus) is not passed: the browser then sends its tones by INFO.
+    expect(names(bridgeableCodecs('audio', CHROMIUM.media[0]!.codecs))).toEqual(['111 opus/48000', '9 G722/8000', '0 PCMU/8000', '8 PCMA/8000', '126 telephone-event/8000']);
     expect(names(bridgeableCodecs('audio', BARESIP.media[0]!.codecs))).toEqual(['0 PCMU/8000', '8 PCMA/8000', '9 G722/8000', '96 opus/48000', '101 telephone-event/8000']);
     // telephone-event/8000 alone, without an 8 kHz codec, cannot be sent (RFC 4733 §2.1: same clock).
     expect(names(bridgeableCodecs('audio', [codec(96, 'opus', 48000), codec(101, 'telephone-event', 8000)]))).toEqual(['96 opus/48000']);
@@ -47,7 +48,8 @@ group('codec choice (no transcoding)', () => {
 
   it('an answer keeps codecs of the offer, in its own order; renumbered ones are reported', () => {
     const offered = [codec(0, 'PCMU', 8000), codec(8, 'PCMA', 8000), codec(126, 'telephone-event', 8000, '0-15')];
-    const r = acceptedCodecs('audio', offered, [codec(8, 'PCMA', 8000), codec(101, 'telephone-event', 8000)]);
+    const r = acceptedCodecs('audio', offered, [codec(101, 'telephone-event', 8000), codec(8, 'PCMA', 8000)]);
+    // Media codecs first (mediasoup's stream codec is the first), events last.
     expect(names(r.codecs)).toEqual(['8 PCMA/8000', '126 telephone-event/8000']);
     expect(r.renumbered).toEqual(['telephone-event/8000 126→101']);
     // Only telephone-event left: no media codec, the stream is refused.
@@ -80,7 +82,8 @@ group('offer/answer across the bridge (RFC 3264)', () => {
     const n = new CallNegotiation({ web: '11', phone: '22' });
     const toWeb = n.offer('phone', BARESIP);
     expect(toWeb.to).toBe('web');
-    expect(n.routerCodecs!.map((c) => `${c.preferredPayloadType} ${c.mimeType}`)).toEqual(['0 audio/PCMU', '8 audio/PCMA', '9 audio/G722', '96 audio/opus', '101 audio/telephone-event']);
+    // telephone-event goes through mediasoup under a media codec's name (codecs.ts TELEPHONE_EVENT_ALIAS).
+    expect(n.routerCodecs!.map((c) => `${c.preferredPayloadType} ${c.mimeType}/${c.clockRate}`)).toEqual(['0 audio/PCMU/8000', '8 audio/PCMA/8000', '9 audio/G722/8000', '96 audio/opus/48000', '101 audio/iLBC/8000']);
     const sdp = writeWebDescription(toWeb, WEB, senders(n), 'sdes-srtp');
     const web = facts(sdp);
     expect(web.profile).toBe('webrtc');
@@ -117,7 +120,7 @@ group('offer/answer across the bridge (RFC 3264)', () => {
     const offerSdp = writePhoneDescription(toPhone, '127.0.0.1', new Map([[audio, PHONE], [video, { ...PHONE, port: 42020, rtcpPort: 42021 }]]), senders(n));
     const offer = facts(offerSdp);
     expect(offer.media.map((m) => [m.kind, m.port])).toEqual([['audio', 42010], ['video', 42020]]);
-    expect(names(offer.media[0]!.codecs)).toEqual(['111 opus/48000', '9 G722/8000', '0 PCMU/8000', '8 PCMA/8000', '110 telephone-event/48000', '126 telephone-event/8000']);
+    expect(names(offer.media[0]!.codecs)).toEqual(['111 opus/48000', '9 G722/8000', '0 PCMU/8000', '8 PCMA/8000', '126 telephone-event/8000']);
     expect(offerSdp).not.toContain('rtcp-fb'); // RTP/AVP has no feedback (RFC 4585 is AVPF)
 
     // baresip answers PCMU + telephone-event/8000 and refuses video.
