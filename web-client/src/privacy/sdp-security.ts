@@ -87,7 +87,17 @@ function sectionSecurity(m: MediaSection): TransportSecurity {
 
 const RANK: Record<TransportSecurity, number> = { none: 3, 'dtls-srtp': 2, 'sdes-srtp': 1, plain: 0 };
 
-/** How the media of this description is protected on the wire: that of its weakest active stream. */
+/**
+ * A description from Sotto's media bridge (server/src/media/leg-sdp.ts) ends our media at the
+ * server, which relays it to a phone; its session-level a=sotto-bridge says how that far leg is
+ * protected: sdes-srtp (keys in the SDP) or rtp (none).
+ */
+function bridgedLeg(sdp: string): TransportSecurity | undefined {
+  const m = /^a=sotto-bridge:(sdes-srtp|rtp)\s*$/m.exec(sdp);
+  return m ? (m[1] === 'rtp' ? 'plain' : 'sdes-srtp') : undefined;
+}
+
+/** How the media of this description is protected on the wire: that of its weakest active stream (or bridged leg). */
 export function transportSecurity(sdp: string): TransportSecurity {
   let worst: TransportSecurity = 'none';
   for (const m of mediaSections(sdp)) {
@@ -95,7 +105,8 @@ export function transportSecurity(sdp: string): TransportSecurity {
     const s = sectionSecurity(m);
     if (RANK[s] < RANK[worst]) worst = s;
   }
-  return worst;
+  const far = worst === 'none' ? undefined : bridgedLeg(sdp);
+  return far && RANK[far] < RANK[worst] ? far : worst;
 }
 
 /**

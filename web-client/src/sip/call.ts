@@ -124,6 +124,12 @@ export class Call {
   readonly #establishedListeners: (() => void)[] = [];
   #countersBefore: FrameCounters | undefined;
   #privacy: Privacy = privacyOf(undefined);
+  /**
+   * The far end's last SDP as SIP carried it. The RTCPeerConnection's remoteDescription is
+   * re-serialized by the browser, which drops attributes it does not know, among them the media
+   * bridge's a=sotto-bridge (how the phone's leg of a bridged call is protected, sdp-security.ts).
+   */
+  #remoteSdp: string | undefined;
 
   private constructor(direction: CallDirection, session: Session, state: CallState, o: CallOptions) {
     this.direction = direction;
@@ -131,6 +137,7 @@ export class Call {
     if (session instanceof Invitation) {
       this.#peerE2ee = session.request.hasHeader(E2EE_HEADER);
       this.offerPrivacy = offerPrivacy({ announcedE2ee: this.#peerE2ee, canE2ee: !!o.protection, offerSdp: session.body });
+      this.#noteSdp(session.body);
     }
     this.#state = state;
     this.#o = o;
@@ -219,9 +226,13 @@ export class Call {
       await this.session.invite({
         requestDelegate: {
           onProgress: (res) => {
+            this.#noteSdp(res.message.body);
             if (res.message.statusCode === 180 || res.message.statusCode === 183) this.#apply('progress');
           },
-          onAccept: () => this.#apply('accepted'),
+          onAccept: (res) => {
+            this.#noteSdp(res.message.body);
+            this.#apply('accepted');
+          },
           onReject: (res) => this.#end(endReasonForStatus(res.message.statusCode ?? 500)),
         },
       });
@@ -399,7 +410,7 @@ export class Call {
     // Which way media flows now (hold makes one or both directions idle).
     const directions = (pc?.getTransceivers() ?? []).map((t) => t.currentDirection ?? '');
     const flow = { sending: directions.some((d) => d.includes('send')), receiving: directions.some((d) => d.includes('recv')) };
-    const next = privacyOf(sdp ? transportSecurity(sdp) : undefined, now, this.#countersBefore, flow, this.#privacy.level);
+    const next = privacyOf(sdp ? transportSecurity(this.#remoteSdp ?? sdp) : undefined, now, this.#countersBefore, flow, this.#privacy.level);
     this.#countersBefore = now;
     if (next.level !== this.#privacy.level) {
       this.#privacy = next;
@@ -511,7 +522,12 @@ export class Call {
     });
   }
 
+  #noteSdp(body: string | undefined): void {
+    if (body && /^v=0/m.test(body)) this.#remoteSdp = body;
+  }
+
   #onReinvite(offer: string): void {
+    this.#noteSdp(offer);
     this.remoteHeld = isRemoteHold(offer);
     // The far end may have added video: we receive it, and send none until our camera is on.
     this.remoteVideo = hasVideo(offer);
@@ -594,7 +610,10 @@ export class Call {
           .invite({
             sessionDescriptionHandlerOptions: { ...sdh, constraints: sdh.constraints ?? { audio: true, video: this.video } },
             requestDelegate: {
-              onAccept: () => resolve(true),
+              onAccept: (res) => {
+                this.#noteSdp(res.message.body);
+                resolve(true);
+              },
               onReject: () => resolve(false),
             },
           })

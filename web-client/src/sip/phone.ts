@@ -121,7 +121,9 @@ export class Phone {
       if (e2ee) this.#e2eeAnswered.add(e2ee);
       deliver?.(preferAnswerableChallenge(message));
     };
-    this.#registerer = new Registerer(this.#ua, { expires: EXPIRES });
+    // RFC 5768 §4.2: +sip.ice says this UA does ICE (WebRTC); the server bridges calls from
+    // phones to it (server/src/media) and leaves browser-to-browser calls direct.
+    this.#registerer = new Registerer(this.#ua, { expires: EXPIRES, extraContactHeaderParams: ['+sip.ice'] });
   }
 
   /** Connect and register; rejects with a SignInError that says what went wrong. */
