@@ -48,6 +48,10 @@ export interface BaresipOptions {
   regint?: number;
   /** Print SIP messages (sip_trace) to stdout. */
   sipTrace?: boolean;
+  /** Media encryption (account mediaenc): srtp = SDES keys in RTP/AVP offers, srtp-mand = RTP/SAVP only. */
+  mediaenc?: 'srtp' | 'srtp-mand';
+  /** Account audio_codecs (default pcmu). */
+  audioCodecs?: string;
 }
 
 export class Baresip {
@@ -225,6 +229,9 @@ function writeConfig(dir: string, recordDir: string, o: BaresipOptions): void {
     'rtp_stats yes',
     `module_path ${MODULE_PATH}`,
     'module g711.so',
+    ...(o.audioCodecs && /g722/.test(o.audioCodecs) ? ['module g722.so'] : []),
+    ...(o.audioCodecs && /opus/.test(o.audioCodecs) ? ['module opus.so'] : []),
+    ...(o.mediaenc ? ['module srtp.so'] : []),
     'module ausine.so',
     'module aubridge.so',
     'module sndfile.so',
@@ -243,7 +250,8 @@ function writeConfig(dir: string, recordDir: string, o: BaresipOptions): void {
     `outbound="${proxy}"`,
     `regint=${o.regint ?? 600}`,
     `answermode=${o.autoAnswer ? 'auto' : 'manual'}`,
-    'audio_codecs=pcmu',
+    `audio_codecs=${o.audioCodecs ?? 'pcmu'}`,
+    ...(o.mediaenc ? [`mediaenc=${o.mediaenc}`] : []),
   ];
   writeFileSync(join(dir, 'accounts'), `<sip:${o.user}@${o.domain};transport=${o.transport}>;${params.join(';')}\n`);
   writeFileSync(join(dir, 'contacts'), '');
