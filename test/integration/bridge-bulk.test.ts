@@ -200,7 +200,7 @@ describe.skipIf(!HAVE_NETNS)('media bridge without a browser: load and edge case
     server = await startTestServer({
       basePort: BASE,
       users: USERS,
-      overrides: { auth: { algorithms: ['MD5'] }, bridge: { rtcMinPort: 36600, rtcMaxPort: 39999 } },
+      overrides: { auth: { algorithms: ['MD5'] }, bridge: { rtcMinPort: 36600, rtcMaxPort: 39999, mediaTimeout: 2 } },
     });
     const WebSocketClass = webSocketClass({ ca: testCa() });
     ua = new UserAgent({
@@ -377,6 +377,24 @@ describe.skipIf(!HAVE_NETNS)('media bridge without a browser: load and edge case
       call.send(inDialog('BYE', call.cseq + 2));
       await phone.next((m) => m.status === 200 && m.header('cseq') === `${call.cseq + 2} BYE`, 5000);
       await bridgeIsEmpty();
+    } finally {
+      phone.close();
+    }
+  });
+
+  it('a call whose media stops is released after bridge.mediaTimeout, mediasoup objects and all', async () => {
+    const phone = await new RawUa('carol', USERS.carol).bind();
+    try {
+      // Neither this phone nor the fake browser sends a packet: the call is silent from the start.
+      const call = await invite(phone, phoneSdp({ port: 40010 }));
+      expect(call.res.status).toBe(200);
+      expect(server.sip.media!.activeCalls).toBe(1);
+      const started = Date.now();
+      await bridgeIsEmpty();
+      const waited = Date.now() - started;
+      // mediaTimeout is 2 s here (checked every second): not at once, and not much later.
+      expect(waited).toBeGreaterThan(1500);
+      expect(waited).toBeLessThan(6000);
     } finally {
       phone.close();
     }
