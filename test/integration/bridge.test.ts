@@ -16,14 +16,18 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { Page } from 'playwright-core';
+import { randomBytes } from 'node:crypto';
 import { Baresip, requireBaresip } from '../helpers/baresip.ts';
+import { RawUa, type RawMessage } from '../helpers/raw-ua.ts';
+import { buildRtp, isRtcp, parseRtp } from '../helpers/rtp.ts';
+import { UdpPeer } from '../helpers/udp-peer.ts';
 import { HAVE_CHROMIUM, launchBrowser, type TestBrowser } from '../helpers/browser.ts';
 import { HAVE_NETNS, ROOT, startTestServer, type TestServer } from '../helpers/server.ts';
 import { measureWav } from '../helpers/wav.ts';
 
 const BASE = 36060;
 const ORIGIN = `https://127.0.0.1:${BASE + 3}`;
-const USERS = { alice: 'alice-bridge-secret-1', bob: 'bob-bridge-secret-22' };
+const USERS = { alice: 'alice-bridge-secret-1', bob: 'bob-bridge-secret-22', carol: 'carol-bridge-secret-333' };
 
 let server: TestServer;
 let browser: TestBrowser;
@@ -119,6 +123,18 @@ async function bridgeIsUp(srtp: boolean): Promise<void> {
   expect(dump.transportIds).toHaveLength(2);
   expect(Object.values(dump.mapProducerIdConsumerIds).map((c) => (c as string[]).length)).toEqual([1, 1]);
   expect(sessions[0]!.farLeg).toBe(srtp ? 'sdes-srtp' : 'rtp');
+}
+
+/** G.711 µ-law encoding of a 16-bit sample (ITU-T G.711, the usual bias-and-segment form). */
+function ulaw(sample: number): number {
+  const BIAS = 0x84;
+  const sign = sample < 0 ? 0x80 : 0;
+  let v = Math.min(Math.abs(sample), 32635) + BIAS;
+  let exponent = 7;
+  for (let mask = 0x4000; (v & mask) === 0 && exponent > 0; exponent--, mask >>= 1);
+  const mantissa = (v >> (exponent + 3)) & 0x0f;
+  v = ~(sign | (exponent << 4) | mantissa) & 0xff;
+  return v;
 }
 
 function dtmfReceived(b: Baresip, from: number): string {
@@ -236,5 +252,115 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('calls between baresip and the br
       const rec = bob.recordings().received.at(-1)!;
       expect(measureWav(rec).peakWindowRms, `baresip's recording of the browser (${rec})`).toBeGreaterThan(0.01);
     });
+  });
+  /**
+   * Many desk phones write no a=ssrc (RFC 5576), and mediasoup finds the producer of a packet only
+   * by SSRC, MID or RID: the bridge learns the SSRC from the phone's first packet (ssrc-probe.ts).
+   * A hand-made phone (SIP over UDP, G.711 µ-law sine over RTP, RTCP on its own port) calls the
+   * browser without naming its SSRC: the browser hears it, the phone gets the browser's audio,
+   * and RTCP still flows on the port the phone was given.
+   */
+  it('a phone that names no SSRC: learned from its first packet, audio both ways, RTCP on the port it was given', async () => {
+    const phone = await new RawUa('carol', USERS.carol).bind();
+    const rtp = await UdpPeer.bind();
+    const rtcp = await UdpPeer.bind();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const sdp = ['v=0', 'o=carol 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${rtp.port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', `a=rtcp:${rtcp.port}`, 'a=sendrecv', ''].join('\r\n');
+      const callId = `nossrc-${randomBytes(6).toString('hex')}`;
+      const fromTag = randomBytes(4).toString('hex');
+      let cseq = 0;
+      let branch = '';
+      const inviteText = (auth?: string) => {
+        branch = `z9hG4bK${randomBytes(6).toString('hex')}`;
+        cseq = phone.nextCseq();
+        return [
+          `INVITE sip:alice@localhost SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${branch};rport`,
+          'Max-Forwards: 70',
+          `From: <sip:carol@localhost>;tag=${fromTag}`,
+          'To: <sip:alice@localhost>',
+          `Call-ID: ${callId}`,
+          `CSeq: ${cseq} INVITE`,
+          `Contact: <sip:carol@127.0.0.1:${phone.port}>`,
+          ...(auth ? [`Proxy-Authorization: ${auth}`] : []),
+          'Content-Type: application/sdp',
+          `Content-Length: ${Buffer.byteLength(sdp)}`,
+          '',
+          sdp,
+        ].join('\r\n');
+      };
+      const final = (m: RawMessage) => (m.status ?? 0) >= 200 && m.header('call-id') === callId;
+      phone.send(inviteText(), BASE);
+      const challenge = await phone.next(final);
+      expect(challenge.status).toBe(407);
+      phone.send(`ACK sip:alice@localhost SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=${branch};rport\r\nMax-Forwards: 70\r\nFrom: ${challenge.header('from')}\r\nTo: ${challenge.header('to')}\r\nCall-ID: ${callId}\r\nCSeq: ${cseq} ACK\r\nContent-Length: 0\r\n\r\n`, BASE);
+      phone.send(inviteText(phone.answer(challenge.header('Proxy-Authenticate')!, 'INVITE', 'sip:alice@localhost')), BASE);
+
+      await waitUntil('the browser rings', view, (v) => v === 'incoming');
+      expect(await page().locator('#incoming-privacy').getAttribute('data-level')).toBe('none');
+      await page().getByRole('button', { name: 'Answer with audio' }).click();
+      const ok = await phone.next(final, 10_000);
+      expect(ok.status).toBe(200);
+      const answer = ok.text.split('\r\n\r\n')[1]!;
+      const mediaPort = Number(/^m=audio (\d+) /m.exec(answer)![1]);
+      const rtcpPort = Number(/^a=rtcp:(\d+)/m.exec(answer)![1]);
+      const routes = (ok.headers.get('record-route') ?? []).slice().reverse();
+      const target = /<([^>]+)>/.exec(ok.header('contact')!)![1]!;
+      const toTag = /;tag=([^;>\s]+)/.exec(ok.header('to')!)![1]!;
+      const inDialog = (method: string, n: number) =>
+        [
+          `${method} ${target} SIP/2.0`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=z9hG4bK${randomBytes(6).toString('hex')};rport`,
+          ...routes.map((r) => `Route: ${r}`),
+          'Max-Forwards: 70',
+          `From: <sip:carol@localhost>;tag=${fromTag}`,
+          `To: <sip:alice@localhost>;tag=${toTag}`,
+          `Call-ID: ${callId}`,
+          `CSeq: ${n} ${method}`,
+          'Content-Length: 0',
+          '',
+          '',
+        ].join('\r\n');
+      phone.send(inDialog('ACK', cseq), BASE);
+
+      // A 440 Hz sine in G.711 µ-law, 20 ms per packet, from an SSRC the SDP never named.
+      const ssrc = 0x5eed1234;
+      let seq = 1;
+      let ts = 0;
+      timer = setInterval(() => {
+        const payload = Buffer.alloc(160);
+        for (let i = 0; i < 160; i++) payload[i] = ulaw(Math.round(8000 * Math.sin((2 * Math.PI * 440 * (ts + i)) / 8000)));
+        void rtp.send(buildRtp({ payloadType: 0, ssrc, seq: seq++, timestamp: ts, payload }), mediaPort);
+        ts += 160;
+      }, 20);
+
+      await waitUntil('connected', callState, (st) => st === 'connected');
+      await browserHearsPhone();
+      const [session] = server.sip.media!.sessions;
+      const producers = Object.keys((await session!.router!.dump()).mapProducerIdConsumerIds);
+      expect(producers).toHaveLength(2);
+      // The browser's audio reaches the phone's RTP port, from the port the phone sends to.
+      const heard = await rtp.waitFor(50, (d) => !isRtcp(d.data) && parseRtp(d.data).payloadType === 0, 'RTP from the bridge', 5000);
+      expect(heard[0]!.from.port).toBe(mediaPort);
+      // RTCP from the phone to the port in the SDP reaches mediasoup, whose reports come back there.
+      const rr = Buffer.alloc(8);
+      rr[0] = 0x80;
+      rr[1] = 201; // RR, no report blocks (RFC 3550 §6.4.2)
+      rr.writeUInt16BE(1, 2);
+      rr.writeUInt32BE(ssrc, 4);
+      await rtcp.send(rr, rtcpPort);
+      await rtcp.waitFor(1, (d) => isRtcp(d.data), 'RTCP from the bridge', 8000);
+
+      phone.send(inDialog('BYE', cseq + 1), BASE);
+      await phone.next((m) => m.status === 200 && m.header('cseq') === `${cseq + 1} BYE`, 5000);
+      await waitUntil('the browser sees the hang-up', view, (v) => v === 'home');
+      await bridgeIsEmpty();
+    } finally {
+      clearInterval(timer);
+      phone.close();
+      await rtp.close();
+      await rtcp.close();
+    }
   });
 });

@@ -27,8 +27,9 @@ import { capabilities, toCodecParameters, intersect, type StreamKind } from './c
 import { writePhoneDescription, writeWebDescription, type FarLeg, type PhoneTransportInfo, type SenderInfo } from './leg-sdp.ts';
 import { CallNegotiation, otherSide, type DescriptionPlan, type Side, type Stream } from './negotiation.ts';
 import { parseSdp, SdpError } from './sdp.ts';
-import { describe, type DescriptionFacts, type MediaFacts, type SdpCodec } from './sdp-facts.ts';
+import { describe, sends, type DescriptionFacts, type MediaFacts, type SdpCodec } from './sdp-facts.ts';
 import { chooseCrypto, type SrtpSuite } from './sdes.ts';
+import { bindUdp, firstRtp, RtcpRelay } from './ssrc-probe.ts';
 
 export type ComediaPolicy = 'auto' | 'always' | 'never';
 /** What we offer a phone: opportunistic SRTP (RFC 8643), SRTP only (RTP/SAVP), or RTP. */
@@ -64,6 +65,12 @@ interface PhoneLeg {
   connected: boolean;
   /** Address, ports and key it was connected with. */
   remote: string | undefined;
+  /** The SSRC learned from the phone's first packet (ssrc-probe.ts), when its SDP names none. */
+  learnedSsrc?: number | undefined;
+  /** A probe for that SSRC is running. */
+  probing?: AbortController | undefined;
+  /** Keeps the RTCP port the phone was given after the transport was replaced (ssrc-probe.ts). */
+  relay?: RtcpRelay | undefined;
 }
 
 const DTLS_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
@@ -128,6 +135,7 @@ export class BridgeSession {
       await this.#connect(from, facts, 'offer');
       await this.#syncProducers(from);
       await this.#syncConsumers(plan);
+      if (from === 'phone') this.#probeSsrcs();
       return this.#write(plan, 'offer');
     });
   }
@@ -141,6 +149,7 @@ export class BridgeSession {
       await this.#syncProducers(from);
       await this.#syncConsumers(plan);
       await this.#applyFlow();
+      this.#probeSsrcs();
       return this.#write(plan, 'answer');
     });
   }
@@ -169,6 +178,10 @@ export class BridgeSession {
   close(reason = 'closed'): void {
     if (this.#closed) return;
     this.#closed = reason;
+    for (const leg of this.#phone.values()) {
+      leg.probing?.abort();
+      leg.relay?.close();
+    }
     this.#router?.close();
     for (const l of this.#onClose.splice(0)) {
       try {
@@ -216,7 +229,11 @@ export class BridgeSession {
       let srtp: PhoneLeg['srtp'];
       if (f.crypto.length) {
         const c = chooseCrypto(f.crypto);
-        if (c) srtp = { tag: c.tag, suite: c.suite };
+        // An opportunistic offer (RFC 8643) from a phone that names no SSRC is answered with RTP:
+        // its SSRC must be learned from its packets, on a transport that replaces the first one,
+        // whose SRTP key the phone would never learn (see #probeSsrcs). Both ways beats one way.
+        if (c && f.opportunistic && f.ssrc === undefined) this.#log.info('media bridge: opportunistic SRTP declined for a phone without a=ssrc');
+        else if (c) srtp = { tag: c.tag, suite: c.suite };
         // RFC 4568 §7.1.2: with no usable key the stream is refused; RFC 8643 lets an
         // opportunistic (RTP/AVP) offer fall back to RTP instead.
         else if (!f.opportunistic) throw new SdpError('none of the offered SRTP crypto suites can be used (no MKI; AES_CM_128_HMAC_SHA1_80/32, AEAD_AES_128/256_GCM)', 305);
@@ -291,7 +308,7 @@ export class BridgeSession {
       // Our opportunistic offer (RFC 8643) was answered without keys: the phone sends RTP. A
       // transport cannot drop SRTP, so it is replaced by a plain one on the same port.
       if (leg.srtpRequired || !/^RTP\/AVPF?$/i.test(f.proto)) throw new SdpError('SRTP was required, the answer has no a=crypto', 305);
-      leg = await this.#replaceLeg(s, leg, { ...leg, srtp: undefined, srtpRequired: false });
+      leg = await this.#replaceLeg(s, leg, { ...leg, srtp: undefined, srtpRequired: false }, true);
     }
     let srtpParameters: types.SrtpParameters | undefined;
     if (leg.srtp) {
@@ -330,19 +347,100 @@ export class BridgeSession {
     leg.remote = remote;
   }
 
-  async #replaceLeg(s: Stream, old: PhoneLeg, next: Omit<PhoneLeg, 'transport'>): Promise<PhoneLeg> {
+  /**
+   * A new PlainTransport for a stream, on the same RTP port (the phone may know no other). Its RTCP
+   * port is new: when the phone was given the old one and gets no new SDP, a relay keeps the old one
+   * (ssrc-probe.ts) and the transport learns its RTCP peer from it (comedia).
+   */
+  async #replaceLeg(s: Stream, old: PhoneLeg, next: Omit<PhoneLeg, 'transport'>, keepRtcpPort = false): Promise<PhoneLeg> {
     const port = old.transport.tuple.localPort;
+    const rtcpPort = old.relay?.port ?? old.transport.rtcpTuple?.localPort;
     old.transport.close();
-    let transport: types.PlainTransport;
-    try {
-      transport = await this.#plainTransport(next, port);
-    } catch (err) {
-      this.#log.warn({ err: (err as Error).message, port }, 'media bridge: could not reuse the port toward the phone');
-      transport = await this.#plainTransport(next, undefined);
-    }
-    const leg: PhoneLeg = { ...next, transport, connected: false, remote: undefined };
+    old.relay?.close();
+    const relayed = keepRtcpPort && !next.rtcpMux && rtcpPort !== undefined;
+    const options = relayed ? { ...next, comedia: true } : next;
+    const transport = await this.#plainTransportOn(options, port);
+    const leg: PhoneLeg = { ...options, transport, connected: false, remote: undefined, relay: undefined };
+    if (relayed) await this.#relayRtcp(leg, rtcpPort, undefined);
     this.#phone.set(s, leg);
     return leg;
+  }
+
+  /** A PlainTransport on `port`, which a transport just closed may hold for a moment more. */
+  async #plainTransportOn(leg: Omit<PhoneLeg, 'transport'>, port: number): Promise<types.PlainTransport> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#plainTransport(leg, port);
+      } catch (err) {
+        if (attempt >= 25 || this.#closed) {
+          this.#log.warn({ err: (err as Error).message, port }, 'media bridge: could not take the port toward the phone back');
+          return this.#plainTransport(leg, undefined);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  async #relayRtcp(leg: PhoneLeg, rtcpPort: number, phone: { address: string; port: number } | undefined): Promise<void> {
+    const local = leg.transport.rtcpTuple?.localPort;
+    if (local === undefined) return;
+    const ip = this.#o.listenIp === '0.0.0.0' ? '127.0.0.1' : this.#o.listenIp === '::' ? '::1' : this.#o.listenIp;
+    const socket = await bindUdp(this.#o.listenIp, rtcpPort);
+    leg.relay = new RtcpRelay(socket, { address: ip, port: local }, phone);
+  }
+
+  /**
+   * Phones that send RTP but named no SSRC (RFC 5576) in their SDP: learn it from their first
+   * packet (ssrc-probe.ts). Not with SRTP: the replaced transport's key would be unknown to the phone.
+   */
+  #probeSsrcs(): void {
+    for (const s of this.negotiation.streams) {
+      const f = s.facts.phone;
+      const leg = this.#phone.get(s);
+      if (!f || !leg || f.ssrc !== undefined || leg.learnedSsrc !== undefined || leg.probing || !leg.connected) continue;
+      if (!sends(f) || !s.negotiated?.length) continue;
+      if (leg.srtp) {
+        this.#log.warn({ kind: s.kind }, 'media bridge: an SRTP phone without a=ssrc (RFC 5576): what it sends cannot be received');
+        continue;
+      }
+      void this.#probe(s, leg, f);
+    }
+  }
+
+  async #probe(s: Stream, leg: PhoneLeg, f: MediaFacts): Promise<void> {
+    const ac = new AbortController();
+    leg.probing = ac;
+    const ip = this.#o.listenIp;
+    const port = leg.transport.tuple.localPort;
+    const rtcpPort = leg.relay?.port ?? leg.transport.rtcpTuple?.localPort;
+    leg.transport.close();
+    leg.relay?.close();
+    leg.relay = undefined;
+    let rtp: import('node:dgram').Socket | undefined;
+    try {
+      rtp = await bindUdp(ip, port);
+      const found = await firstRtp(rtp, ac.signal);
+      await new Promise<void>((r) => rtp!.close(() => r()));
+      rtp = undefined;
+      await this.#serial(async () => {
+        if (this.#phone.get(s) !== leg) return; // replaced meanwhile
+        const transport = await this.#plainTransportOn({ ...leg, comedia: true }, port);
+        leg.transport = transport;
+        leg.comedia = true;
+        leg.learnedSsrc = found.ssrc;
+        leg.remote = `${f.address} ${f.port} ${f.rtcpPort ?? ''} `;
+        if (!leg.rtcpMux && rtcpPort !== undefined && f.address) await this.#relayRtcp(leg, rtcpPort, { address: f.address, port: f.rtcpPort ?? f.port + 1 });
+        this.#log.debug({ kind: s.kind }, 'media bridge: learned the phone\'s SSRC from its first packet');
+        await this.#syncProducers('phone');
+        await this.#syncConsumers(undefined);
+        await this.#applyFlow();
+      });
+    } catch (err) {
+      if (!this.#closed && !ac.signal.aborted) this.#log.warn({ err: (err as Error).message }, 'media bridge: could not learn the phone\'s SSRC');
+    } finally {
+      if (rtp) rtp.close();
+      if (leg.probing === ac) leg.probing = undefined;
+    }
   }
 
   #transport(side: Side, s: Stream): types.Transport | undefined {
@@ -356,7 +454,7 @@ export class BridgeSession {
       const key = `${side}:${s.kind}`;
       const old = this.#producers.get(key);
       const codecs = s.negotiated?.length ? s.negotiated : intersect(s.kind, s.codecs, f?.codecs ?? []);
-      const ssrc = f && f.port !== 0 ? f.ssrc : undefined;
+      const ssrc = f && f.port !== 0 ? (f.ssrc ?? (side === 'phone' ? this.#phone.get(s)?.learnedSsrc : undefined)) : undefined;
       if (old && !old.closed && old.appData.ssrc === ssrc) continue;
       old?.close();
       this.#producers.delete(key);
@@ -382,11 +480,11 @@ export class BridgeSession {
    * side the description is for, with the codecs it is offered or answered; toward the other side
    * once it has agreed (a transport replaced on the way closed the consumers on it).
    */
-  async #syncConsumers(plan: DescriptionPlan): Promise<void> {
+  async #syncConsumers(plan: DescriptionPlan | undefined): Promise<void> {
     for (const toward of ['web', 'phone'] as const) {
       for (const s of this.negotiation.streams) {
         let codecs: readonly SdpCodec[] | undefined;
-        if (toward === plan.to) {
+        if (plan && toward === plan.to) {
           const line = plan.lines.find((l) => 'stream' in l && l.stream === s);
           codecs = line && 'stream' in line && line.active ? line.codecs : undefined;
         } else if (s.negotiated?.length) codecs = s.negotiated;
@@ -453,7 +551,7 @@ export class BridgeSession {
       infos.set(s, {
         ip: t.tuple.localIp,
         port: t.tuple.localPort,
-        rtcpPort: t.rtcpTuple?.localPort,
+        rtcpPort: leg.relay?.port ?? t.rtcpTuple?.localPort,
         rtcpMux: leg.rtcpMux,
         proto: leg.proto,
         crypto: leg.srtp && t.srtpParameters ? { tag: leg.srtp.tag, suite: leg.srtp.suite, keyBase64: t.srtpParameters.keyBase64 } : undefined,
