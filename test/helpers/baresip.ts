@@ -52,6 +52,8 @@ export interface BaresipOptions {
   mediaenc?: 'srtp' | 'srtp-mand';
   /** Account audio_codecs (default pcmu). */
   audioCodecs?: string;
+  /** Send and receive VP8 video from a fake camera (module fakevideo) as well. */
+  video?: boolean;
 }
 
 export class Baresip {
@@ -232,6 +234,7 @@ function writeConfig(dir: string, recordDir: string, o: BaresipOptions): void {
     ...(o.audioCodecs && /g722/.test(o.audioCodecs) ? ['module g722.so'] : []),
     ...(o.audioCodecs && /opus/.test(o.audioCodecs) ? ['module opus.so'] : []),
     ...(o.mediaenc ? ['module srtp.so'] : []),
+    ...(o.video ? ['module vp8.so', 'module fakevideo.so', 'video_source fakevideo,nil', 'video_display fakevideo,nil', 'video_size 320x240', 'video_fps 15'] : []),
     'module ausine.so',
     'module aubridge.so',
     'module sndfile.so',
@@ -251,6 +254,7 @@ function writeConfig(dir: string, recordDir: string, o: BaresipOptions): void {
     `regint=${o.regint ?? 600}`,
     `answermode=${o.autoAnswer ? 'auto' : 'manual'}`,
     `audio_codecs=${o.audioCodecs ?? 'pcmu'}`,
+    ...(o.video ? ['video_codecs=vp8'] : []),
     ...(o.mediaenc ? [`mediaenc=${o.mediaenc}`] : []),
   ];
   writeFileSync(join(dir, 'accounts'), `<sip:${o.user}@${o.domain};transport=${o.transport}>;${params.join(';')}\n`);

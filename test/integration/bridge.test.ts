@@ -21,7 +21,7 @@ import { Baresip, requireBaresip } from '../helpers/baresip.ts';
 import { RawUa, type RawMessage } from '../helpers/raw-ua.ts';
 import { buildRtp, isRtcp, parseRtp } from '../helpers/rtp.ts';
 import { UdpPeer } from '../helpers/udp-peer.ts';
-import { HAVE_CHROMIUM, launchBrowser, type TestBrowser } from '../helpers/browser.ts';
+import { HAVE_CHROMIUM, launchBrowser, mediaCounters, type TestBrowser } from '../helpers/browser.ts';
 import { HAVE_NETNS, ROOT, startTestServer, type TestServer } from '../helpers/server.ts';
 import { measureWav } from '../helpers/wav.ts';
 
@@ -362,5 +362,43 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('calls between baresip and the br
       await rtp.close();
       await rtcp.close();
     }
+  });
+  it('video: baresip with VP8 (fake camera) calls the browser, which answers with video; pictures flow both ways', async () => {
+    const bob = await Baresip.start({
+      name: 'bob-video',
+      user: 'bob',
+      password: USERS.bob,
+      domain: 'localhost',
+      proxy: { host: '127.0.0.1', port: BASE },
+      transport: 'udp',
+      sipPort: 36180,
+      rtpPorts: [36190, 36199],
+      consolePort: 36185,
+      autoAnswer: true,
+      video: true,
+      sipTrace: true,
+    });
+    running.push(bob);
+    onTestFailed(() => console.log(`----- bob-video, last output -----\n${bob.tail(15_000)}`));
+    await bob.waitRegistered();
+    const mark = bob.output.length;
+    await bob.command('/dial sip:alice@localhost');
+    await waitUntil('the browser rings', view, (v) => v === 'incoming');
+    await page().getByRole('button', { name: 'Answer with video' }).click();
+    await waitUntil('connected', callState, (st) => st === 'connected');
+    await bob.waitFor(/Call established/, 10_000, mark);
+    const [session] = server.sip.media!.sessions;
+    expect(session!.negotiation.streams.map((st) => [st.kind, st.negotiated?.map((c) => c.name)])).toEqual([
+      ['audio', ['PCMU', 'telephone-event']],
+      ['video', ['VP8']],
+    ]);
+    // The browser decodes baresip's pictures...
+    const frames = () => mediaCounters(page()).then((c) => c.videoFramesDecoded);
+    const first = await waitUntil('video frames decoded by the browser', frames, (n) => n > 0, 15_000);
+    await waitUntil('more video frames', frames, (n) => n > first + 10, 10_000);
+    // ...and baresip decodes the browser's (it reports the size of the first picture it decoded).
+    await bob.waitFor(/video: receiving with resolution \d+ x \d+/, 10_000, mark);
+    await page().getByRole('button', { name: 'Hang up', exact: true }).click();
+    await bridgeIsEmpty();
   });
 });

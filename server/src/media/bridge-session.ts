@@ -23,7 +23,7 @@ import { randomInt } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Logger } from '../logger.ts';
 import type { BridgeWorkers } from './bridge-workers.ts';
-import { capabilities, toCodecParameters, intersect, type StreamKind } from './codecs.ts';
+import { capabilities, KEYFRAME_FEEDBACK, toCodecParameters, intersect, type StreamKind } from './codecs.ts';
 import { writePhoneDescription, writeWebDescription, type FarLeg, type PhoneTransportInfo, type SenderInfo } from './leg-sdp.ts';
 import { CallNegotiation, otherSide, type DescriptionPlan, type Side, type Stream } from './negotiation.ts';
 import { parseSdp, SdpError } from './sdp.ts';
@@ -464,7 +464,7 @@ export class BridgeSession {
       const producer = await transport.produce({
         kind: s.kind,
         rtpParameters: {
-          codecs: codecs.map((c) => toCodecParameters(s.kind, c, feedback ? undefined : [])),
+          codecs: codecs.map((c) => toCodecParameters(s.kind, c, feedback ? undefined : KEYFRAME_FEEDBACK)),
           headerExtensions: [],
           encodings: [{ ssrc }],
           rtcp: { cname: f!.cname ?? `sotto-${side}`, reducedSize: side === 'web' },
@@ -498,7 +498,7 @@ export class BridgeSession {
         const transport = this.#transport(toward, s);
         if (!producer || producer.closed || !transport || transport.closed) continue;
         const feedback = toward === 'web' || /F$/i.test(this.#phone.get(s)?.proto ?? '');
-        const rtpCapabilities = capabilities(s.kind, codecs, feedback);
+        const rtpCapabilities = capabilities(s.kind, codecs, feedback ? 'all' : 'keyframe');
         if (!this.#router!.canConsume({ producerId: producer.id, rtpCapabilities })) {
           this.#log.warn({ kind: s.kind, toward }, 'media bridge: no codec to send toward this side');
           continue;

@@ -160,6 +160,14 @@ function mimeType(kind: StreamKind, c: SdpCodec): string {
 /** Feedback mediasoup can act on for a video stream (RFC 4585 NACK and PLI, RFC 5104 FIR). */
 const VIDEO_FEEDBACK: MsRtcpFeedback[] = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
 
+/**
+ * Feedback for a phone without AVPF: keyframe requests only. RFC 3550 §6.1 has receivers ignore
+ * RTCP packet types they do not know, and video phones commonly answer PLI (RFC 4585 §6.3.1) and
+ * FIR (RFC 5104 §4.3.1) anyway; without them a browser would wait for the phone's next periodic
+ * keyframe before showing anything. No NACK: a plain RTP phone does not retransmit.
+ */
+export const KEYFRAME_FEEDBACK: readonly RtcpFeedback[] = [{ type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
+
 function feedback(kind: StreamKind, declared: readonly RtcpFeedback[] | undefined): MsRtcpFeedback[] {
   if (kind === 'audio') return [];
   if (!declared) return VIDEO_FEEDBACK.map((f) => ({ ...f }));
@@ -194,11 +202,11 @@ export function toCodecParameters(kind: StreamKind, c: SdpCodec, rtcpFb?: readon
 
 /**
  * Receive capabilities of one side for one stream, for Transport.consume(). No header extensions
- * (see leg-sdp.ts). `feedback`: whether that side takes RTCP feedback (a browser does; a phone only
- * with an AVPF profile, RFC 4585).
+ * (see leg-sdp.ts). `feedback`: all of it (a browser, or a phone with AVPF, RFC 4585), or keyframe
+ * requests only (KEYFRAME_FEEDBACK).
  */
-export function capabilities(kind: StreamKind, codecs: readonly SdpCodec[], feedback: boolean): RtpCapabilities {
-  return { codecs: codecs.map((c) => toCapability(kind, c, feedback ? undefined : [])), headerExtensions: [] };
+export function capabilities(kind: StreamKind, codecs: readonly SdpCodec[], feedback: 'all' | 'keyframe'): RtpCapabilities {
+  return { codecs: codecs.map((c) => toCapability(kind, c, feedback === 'all' ? undefined : KEYFRAME_FEEDBACK)), headerExtensions: [] };
 }
 
 /** mediasoup 3.12 ortc.ts DynamicPayloadTypes: where a Router takes the payload types it invents. */

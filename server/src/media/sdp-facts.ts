@@ -219,9 +219,14 @@ export function describe(sdp: SessionDescription): DescriptionFacts {
   return { origin: sdp.origin, media, profile: firstActive ? firstActive.profile : 'none' };
 }
 
-/** Does this endpoint take media at all on this stream? RFC 3264 §8.4 also honours c=0.0.0.0. */
-export function receives(m: Pick<MediaFacts, 'direction' | 'address' | 'port'>): boolean {
-  if (m.port === 0 || m.address === '0.0.0.0' || m.address === '::') return false;
+/**
+ * Does this endpoint take media at all on this stream? RFC 3264 §8.4 also honours c=0.0.0.0 as
+ * hold, but not with ICE: there c= is a placeholder (RFC 8839 §5.1; JSEP writes 0.0.0.0 and port
+ * 9 for every bundled m= line but the first, RFC 8829 §5.2.1), and candidates say where media goes.
+ */
+export function receives(m: Pick<MediaFacts, 'direction' | 'address' | 'port' | 'iceUfrag'>): boolean {
+  if (m.port === 0) return false;
+  if (!m.iceUfrag && (m.address === '0.0.0.0' || m.address === '::')) return false;
   return m.direction === 'sendrecv' || m.direction === 'recvonly';
 }
 
@@ -234,7 +239,7 @@ export function sends(m: Pick<MediaFacts, 'direction' | 'port'>): boolean {
  * the other receives and the other's offer or answer mirrors it (RFC 3264 §6.1, §8.4). The legacy
  * hold (c=0.0.0.0 with sendrecv, RFC 3264 §8.4) becomes sendonly: that side takes no media.
  */
-export function effectiveDirection(m: Pick<MediaFacts, 'direction' | 'address' | 'port'>): Direction {
+export function effectiveDirection(m: Pick<MediaFacts, 'direction' | 'address' | 'port' | 'iceUfrag'>): Direction {
   const s = sends(m);
   const r = receives(m);
   return s && r ? 'sendrecv' : s ? 'sendonly' : r ? 'recvonly' : 'inactive';

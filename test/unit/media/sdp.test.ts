@@ -106,6 +106,13 @@ group('description facts', () => {
     expect(f.media.map((m) => [sends(m), receives(m)])).toEqual([[true, false], [false, false], [true, false]]);
     expect(f.media.map(effectiveDirection)).toEqual(['sendonly', 'inactive', 'sendonly']);
   });
+
+  it('with ICE, c=0.0.0.0 is a placeholder, not hold: Chromium\'s bundled video line (port 9) takes media', () => {
+    const video = describe(parseSdp(CHROMIUM)).media[1]!;
+    expect(video).toMatchObject({ address: '0.0.0.0', port: 9, direction: 'sendrecv' });
+    expect(receives(video)).toBe(true);
+    expect(effectiveDirection(video)).toBe('sendrecv');
+  });
 });
 
 group('SDES a=crypto (RFC 4568)', () => {
