@@ -96,6 +96,12 @@ const schema = z.strictObject({
     rtcMinPort: port,
     rtcMaxPort: port,
     maxRooms: z.number().int().positive(),
+    /**
+     * Consumers (streams forwarded to one receiver) at which a worker counts as full: a room's
+     * newcomers then go to a router of that room on another worker, with the media piped between
+     * them (sfu/src/placement.ts). bench:sfu measured ≥ 500 per worker at ≤ 80 % of a core.
+     */
+    maxConsumersPerWorker: z.number().int().positive(),
     /** Participant limit of a room whose creator chose none, and the largest a creator may choose. */
     maxParticipants: z.number().int().min(2),
     maxParticipantsLimit: z.number().int().min(2).max(1000),
@@ -176,6 +182,7 @@ export const DEFAULTS: Config = {
     rtcMinPort: 40100,
     rtcMaxPort: 40999,
     maxRooms: 100,
+    maxConsumersPerWorker: 500,
     maxParticipants: 16,
     maxParticipantsLimit: 50,
     roomIdleTimeout: 300,
