@@ -43,10 +43,15 @@ export interface ParticipantLimits {
   readonly maxConsumers: number;
 }
 
-/** What a participant needs from its room, looked up on each use: the router changes on reset. */
+/**
+ * The router a participant is placed on (room-router.ts), looked up on each use: the router
+ * object changes when a dead worker's router is rebuilt.
+ */
 export interface ParticipantHost {
   readonly router: types.Router;
   readonly webRtcServer: types.WebRtcServer;
+  /** Where plain RTP transports listen (the worker's media address). */
+  readonly listenIp: types.TransportListenIp;
 }
 
 export type ParticipantEvents = {
@@ -72,12 +77,14 @@ interface ConsumerState {
   resumed: boolean;
 }
 
-interface TransportState {
-  readonly transport: types.WebRtcTransport;
+type TransportState = (
+  | { readonly kind: 'webrtc'; readonly transport: types.WebRtcTransport }
+  | { readonly kind: 'plain'; readonly transport: types.PlainTransport }
+) & {
   readonly direction: TransportDirection;
   /** Bandwidth estimated towards the client (recv transports), bits/s. */
   availableBitrate?: number;
-}
+};
 
 /** A bitrate estimate must move this much before layers are chosen again (avoids churn). */
 const BWE_CHANGE = 0.15;
@@ -125,8 +132,7 @@ export class Participant extends EventEmitter<ParticipantEvents> {
   }
 
   async createTransport(direction: TransportDirection): Promise<types.WebRtcTransport> {
-    this.#assertOpen();
-    if (this.#transports.size >= this.#limits.maxTransports) throw new SfuError('LIMIT_REACHED', `at most ${this.#limits.maxTransports} transports`);
+    this.#assertTransportAllowed();
     const transport = await this.#host.router.createWebRtcTransport({
       webRtcServer: this.#host.webRtcServer,
       enableUdp: true,
@@ -135,13 +141,8 @@ export class Participant extends EventEmitter<ParticipantEvents> {
       initialAvailableOutgoingBitrate: 1_000_000,
       appData: { participantId: this.id, direction },
     });
-    if (this.#closed) {
-      transport.close();
-      throw new SfuError('NOT_JOINED', 'the participant left');
-    }
-    const state: TransportState = { transport, direction };
-    this.#transports.set(transport.id, state);
-    transport.observer.once('close', () => this.#transports.delete(transport.id));
+    const state: TransportState = { kind: 'webrtc', transport, direction };
+    this.#adopt(state);
     if (direction === 'send') {
       transport.on('dtlsstatechange', (dtls) => {
         if (dtls === 'connected' && !this.#closed) this.emit('sendconnected');
@@ -161,12 +162,31 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     return transport;
   }
 
+  /**
+   * A plain RTP transport (RTP and RTCP on one port, no ICE or DTLS) for media that does not come
+   * from a browser: server-side RTP senders and receivers such as the integration tests' Node
+   * sockets. Not reachable from the room signalling. A send transport learns its peer from the
+   * first packet (comedia); the owner of a recv transport connects it to where the RTP should go
+   * (PlainTransport.connect).
+   */
+  async createPlainTransport(direction: TransportDirection): Promise<types.PlainTransport> {
+    this.#assertTransportAllowed();
+    const transport = await this.#host.router.createPlainTransport({
+      listenIp: this.#host.listenIp,
+      rtcpMux: true,
+      comedia: direction === 'send',
+      appData: { participantId: this.id, direction },
+    });
+    this.#adopt({ kind: 'plain', transport, direction });
+    return transport;
+  }
+
   async connectTransport(transportId: string, dtlsParameters: types.DtlsParameters): Promise<void> {
-    await this.#transport(transportId).transport.connect({ dtlsParameters });
+    await this.#webRtcTransport(transportId).connect({ dtlsParameters });
   }
 
   async restartIce(transportId: string): Promise<types.IceParameters> {
-    return this.#transport(transportId).transport.restartIce();
+    return this.#webRtcTransport(transportId).restartIce();
   }
 
   async produce(
@@ -356,6 +376,30 @@ export class Participant extends EventEmitter<ParticipantEvents> {
     const t = this.#transports.get(id);
     if (!t) throw new SfuError('UNKNOWN_TRANSPORT', 'no such transport of yours');
     return t;
+  }
+
+  #webRtcTransport(id: string): types.WebRtcTransport {
+    const t = this.#transport(id);
+    if (t.kind !== 'webrtc') throw new SfuError('BAD_REQUEST', 'not a WebRTC transport');
+    return t.transport;
+  }
+
+  #assertTransportAllowed(): void {
+    this.#assertOpen();
+    if (this.#transports.size >= this.#limits.maxTransports) throw new SfuError('LIMIT_REACHED', `at most ${this.#limits.maxTransports} transports`);
+  }
+
+  /** Keeps a new transport, unless the participant left while it was being created. */
+  #adopt(state: TransportState): void {
+    const { transport } = state;
+    if (this.#closed) {
+      transport.close();
+      throw new SfuError('NOT_JOINED', 'the participant left');
+    }
+    this.#transports.set(transport.id, state);
+    const forget = () => this.#transports.delete(transport.id);
+    if (state.kind === 'webrtc') state.transport.observer.once('close', forget);
+    else state.transport.observer.once('close', forget);
   }
 
   #consumer(id: string): ConsumerState {

@@ -3,9 +3,11 @@
  *
  * The pool starts with the first room, not with the server: a server nobody holds a group call on
  * runs no media worker and binds no media port (and the SIP-only test servers stay light). Each
- * room goes to the least loaded worker. When a worker dies the pool replaces it and this manager
- * moves that worker's rooms onto the new one (Room.resetMedia); their clients are told to set up
- * media again and do so on their own.
+ * room starts on the least loaded worker and spreads to others when it outgrows it (placement.ts;
+ * a worker's load is the larger of its consumers and those its participants are about to have).
+ * When a worker dies the pool replaces it and this manager rebuilds every room's router that was
+ * on it on the new one (Room.resetMedia); their clients are told to set up media again and do so
+ * on their own.
  *
  * A room closes when it has been empty for `idleTimeoutMs` (also right after creation, if nobody
  * comes), or when the manager closes.
@@ -15,8 +17,9 @@ import { EventEmitter } from 'node:events';
 import { SfuError } from './errors.ts';
 import type { SfuLogger } from './logger.ts';
 import type { ParticipantLimits } from './participant.ts';
+import { DEFAULT_MAX_CONSUMERS_PER_WORKER, place, workerLoad, type WorkerLoad } from './placement.ts';
 import { hashRoomPassword } from './room-password.ts';
-import { Room } from './room.ts';
+import { Room, type RoomWorkers } from './room.ts';
 import { ROOM_NAME_PATTERN } from './signalling/protocol.ts';
 import { WorkerPool, type WorkerPoolOptions } from './worker-pool.ts';
 
@@ -29,6 +32,11 @@ export interface RoomManagerOptions {
   readonly maxParticipantsLimit: number;
   readonly limits: ParticipantLimits;
   readonly idleTimeoutMs: number;
+  /**
+   * A worker at this many consumers is full: a room's newcomers go to another worker
+   * (placement.ts; default DEFAULT_MAX_CONSUMERS_PER_WORKER, config sfu.maxConsumersPerWorker).
+   */
+  readonly maxConsumersPerWorker?: number;
   /** Names that must not become rooms (e.g. usernames: sip:NAME@DOMAIN is theirs). */
   readonly reserved?: (name: string) => boolean;
   /** Pseudonym for logs (server/src/logger.ts identity()). */
@@ -118,12 +126,14 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     this.#pending.add(name);
     try {
       const pool = await this.#startPool();
-      const slot = pool.pick();
+      const where = place([], this.#loads(pool), this.#maxConsumers);
+      const slot = where ? pool.slot(where.slot) : undefined;
       if (!slot) throw new SfuError('MEDIA_RESTARTING', 'no media worker is running right now; try again in a moment');
       const password = req.password ? await hashRoomPassword(req.password) : null;
       const room = await Room.create(
         { id: name, ownerUserId: req.ownerUserId, password, e2eeRequired: req.e2eeRequired, maxParticipants: max, limits: this.#o.limits },
         slot,
+        this.#roomWorkers(pool),
       );
       if (this.#closed) {
         room.close();
@@ -173,9 +183,9 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
         pool.on('workerreplaced', (slot) => {
           count();
           for (const room of this.#rooms.values()) {
-            if (room.slotIndex !== slot.index) continue;
+            if (!room.hasRouterOn(slot.index)) continue;
             room.resetMedia(slot).then(
-              () => this.#o.logger.info({ room: this.#o.pseudonym?.(room.id) ?? room.id, slot: slot.index }, 'room moved to the replacement worker'),
+              () => this.#o.logger.info({ room: this.#o.pseudonym?.(room.id) ?? room.id, slot: slot.index }, 'room router rebuilt on the replacement worker'),
               (err: Error) => {
                 this.#o.logger.error({ room: this.#o.pseudonym?.(room.id) ?? room.id, err: err.message }, 'could not re-create the room; closing it');
                 room.close();
@@ -196,6 +206,27 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     return this.#pool.catch((err: Error) => {
       throw new SfuError('UNAVAILABLE', `group calls are unavailable: the media worker cannot start (${err.message})`);
     });
+  }
+
+  get #maxConsumers(): number {
+    return this.#o.maxConsumersPerWorker ?? DEFAULT_MAX_CONSUMERS_PER_WORKER;
+  }
+
+  /** The live workers' load: consumers open, or what every room's participants there will have. */
+  #loads(pool: WorkerPool): WorkerLoad[] {
+    return pool.slots.map((s) => {
+      let expected = 0;
+      for (const room of this.#rooms.values()) expected += room.expectedConsumersOn(s.index);
+      return { index: s.index, consumers: workerLoad(s.consumers, expected), routers: s.routers };
+    });
+  }
+
+  #roomWorkers(pool: WorkerPool): RoomWorkers {
+    return {
+      loads: () => this.#loads(pool),
+      slot: (index) => pool.slot(index),
+      maxConsumersPerWorker: this.#maxConsumers,
+    };
   }
 
   #armIdle(room: Room): void {

@@ -1,13 +1,15 @@
 /**
- * The life of a room, as a pure state machine (no I/O) that room.ts asserts on every change.
+ * The life of a room's router, as a pure state machine (no I/O) that room-router.ts asserts on
+ * every change. A room reports media-down while any of its routers is (room.ts).
  *
  *   starting ──router ready──► open ◄──worker replaced, router re-created── media-down
  *                               │  └────────────worker died──────────────────►  │
  *                               └──────────────── close ──► closed ◄── close ────┘
  *
  * `media-down`: the room, its participants and their signalling sockets live on, but the mediasoup
- * worker that held the router died; media requests fail with MEDIA_RESTARTING until the pool has
- * a new worker, then every client is told to set up its media again (mediaReset).
+ * worker that held the router died; media requests of the participants on it fail with
+ * MEDIA_RESTARTING until the pool has a new worker, then their clients are told to set up their
+ * media again (mediaReset). Participants on the room's other routers are not affected.
  */
 export type RoomState = 'starting' | 'open' | 'media-down' | 'closed';
 

@@ -39,6 +39,10 @@ export interface WorkerSlot {
   readonly webRtcServer: types.WebRtcServer;
   /** Routers currently open on this worker (for placing new rooms). */
   readonly routers: number;
+  /** Consumers currently open on this worker, pipe consumers and taps included (placement.ts). */
+  readonly consumers: number;
+  /** Address the worker's media transports bind to, and the one announced if different. */
+  readonly listenIp: types.TransportListenIp;
 }
 
 export type WorkerPoolEvents = {
@@ -56,6 +60,8 @@ interface MutableSlot {
   worker: types.Worker;
   webRtcServer: types.WebRtcServer;
   routers: number;
+  consumers: number;
+  listenIp: types.TransportListenIp;
 }
 
 const REPLACE_DELAYS_MS = [0, 100, 250, 500, 1000, 2000, 5000];
@@ -98,13 +104,6 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     return this.#slots[index] ?? undefined;
   }
 
-  /** The live worker with the fewest routers, for a new room; undefined while none is alive. */
-  pick(): WorkerSlot | undefined {
-    let best: MutableSlot | undefined;
-    for (const s of this.#slots) if (s && (!best || s.routers < best.routers)) best = s;
-    return best;
-  }
-
   /** Stops every worker for good; rooms on them see `workerclose`. */
   close(): void {
     if (this.#closed) return;
@@ -136,10 +135,17 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       worker.close();
       throw err;
     }
-    const slot: MutableSlot = { index, worker, webRtcServer, routers: 0 };
+    const listenIp = { ip: o.listenIp, ...(o.announcedIp ? { announcedIp: o.announcedIp } : {}) };
+    const slot: MutableSlot = { index, worker, webRtcServer, routers: 0, consumers: 0, listenIp };
     worker.observer.on('newrouter', (router: types.Router) => {
       slot.routers++;
       router.observer.once('close', () => slot.routers--);
+      router.observer.on('newtransport', (transport: types.Transport) => {
+        transport.observer.on('newconsumer', (consumer: types.Consumer) => {
+          slot.consumers++;
+          consumer.observer.once('close', () => slot.consumers--);
+        });
+      });
     });
     worker.once('died', (error: Error) => this.#onDied(slot, error));
     o.logger.info({ slot: index, pid: worker.pid, port: o.port + index }, 'mediasoup worker started');

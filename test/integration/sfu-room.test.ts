@@ -63,8 +63,8 @@ describe('SFU rooms on the real mediasoup worker', () => {
     expect(pool.slots).toHaveLength(1);
     expect(room.id).toMatch(/^[a-z2-7]{12}$/);
 
-    const alice = room.join({ id: 'pa', userId: 'alice', displayName: 'alice', identityKey: 'k'.repeat(43) });
-    const bob = room.join({ id: 'pb', userId: 'bob', displayName: 'bob', identityKey: 'k'.repeat(43) });
+    const alice = await room.join({ id: 'pa', userId: 'alice', displayName: 'alice', identityKey: 'k'.repeat(43) });
+    const bob = await room.join({ id: 'pb', userId: 'bob', displayName: 'bob', identityKey: 'k'.repeat(43) });
     const aSend = await alice.createTransport('send');
     // All media of the worker goes through the WebRtcServer's one UDP and one TCP port.
     const ports = new Set(aSend.iceCandidates.map((c) => `${c.protocol}:${c.port}`));
@@ -134,8 +134,8 @@ describe('SFU rooms on the real mediasoup worker', () => {
 
   it('closing a room with participants closes their media and the router in one cascade', async () => {
     const room = await rooms.createRoom({ name: 'cascade-room', ownerUserId: 'alice', e2eeRequired: false });
-    const a = room.join({ id: 'a', userId: 'alice', displayName: 'alice', identityKey: null });
-    const b = room.join({ id: 'b', userId: 'bob', displayName: 'bob', identityKey: null });
+    const a = await room.join({ id: 'a', userId: 'alice', displayName: 'alice', identityKey: null });
+    const b = await room.join({ id: 'b', userId: 'bob', displayName: 'bob', identityKey: null });
     const t = await a.createTransport('send');
     const producer = await a.produce(t.id, { kind: 'audio', rtpParameters: opusParameters(), source: 'mic' });
     await b.createTransport('recv');
@@ -167,7 +167,7 @@ describe('SFU rooms on the real mediasoup worker', () => {
 
   it('a killed worker is replaced on the same port and its rooms come back with their participants', async () => {
     const room = await rooms.createRoom({ name: 'phoenix', ownerUserId: 'alice', e2eeRequired: true });
-    const a = room.join({ id: 'a1', userId: 'alice', displayName: 'alice', identityKey: null });
+    const a = await room.join({ id: 'a1', userId: 'alice', displayName: 'alice', identityKey: null });
     const t = await a.createTransport('send');
     await a.produce(t.id, { kind: 'audio', rtpParameters: opusParameters(), source: 'mic' });
     const pool = (await rooms.pool())!;
@@ -181,7 +181,8 @@ describe('SFU rooms on the real mediasoup worker', () => {
     await down;
     expect(room.state).toBe('media-down');
     expect(() => room.assertMedia()).toThrow(expect.objectContaining({ code: 'MEDIA_RESTARTING' }));
-    const [caps] = (await reset) as [types.RtpCapabilities];
+    const [affected, caps] = (await reset) as [unknown[], types.RtpCapabilities];
+    expect(affected).toEqual([a]);
     const elapsed = Date.now() - t0;
     expect(caps.codecs?.length).toBeGreaterThan(0);
     expect(room.state).toBe('open');

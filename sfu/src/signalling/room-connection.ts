@@ -158,19 +158,19 @@ export class RoomConnection {
         me.rtpCapabilities = request.data.rtpCapabilities as types.RtpCapabilities;
         return {};
       case 'createTransport': {
-        room.assertMedia();
+        room.assertMedia(me);
         const t = await me.createTransport(request.data.direction);
         return { id: t.id, iceParameters: t.iceParameters, iceCandidates: t.iceCandidates, dtlsParameters: t.dtlsParameters } as ResponseData['createTransport'];
       }
       case 'connectTransport':
-        room.assertMedia();
+        room.assertMedia(me);
         await me.connectTransport(request.data.transportId, request.data.dtlsParameters as types.DtlsParameters);
         return {};
       case 'restartIce':
-        room.assertMedia();
+        room.assertMedia(me);
         return { iceParameters: await me.restartIce(request.data.transportId) };
       case 'produce': {
-        room.assertMedia();
+        room.assertMedia(me);
         const d = request.data;
         const producer = await me.produce(d.transportId, {
           kind: d.kind,
@@ -184,14 +184,11 @@ export class RoomConnection {
         me.closeProducer(request.data.producerId);
         return {};
       case 'pauseProducer':
-        room.assertMedia();
+        room.assertMedia(me);
         await me.setProducerPaused(request.data.producerId, request.data.paused);
         return {};
       case 'consume': {
-        room.assertMedia();
-        const producer = room.producer(request.data.producerId);
-        if (!producer) throw new SfuError('UNKNOWN_PRODUCER', 'no such producer in this room');
-        const consumer = await me.consume(producer);
+        const { consumer, producer } = await room.consume(me, request.data.producerId);
         return {
           consumerId: consumer.id,
           producerId: producer.id,
@@ -202,15 +199,15 @@ export class RoomConnection {
         } as ResponseData['consume'];
       }
       case 'resumeConsumer':
-        room.assertMedia();
+        room.assertMedia(me);
         await me.resumeConsumer(request.data.consumerId);
         return {};
       case 'setConsumerView':
-        room.assertMedia();
+        room.assertMedia(me);
         await me.setConsumerView(request.data.consumerId, request.data.width, request.data.height);
         return {};
       case 'requestKeyFrame':
-        room.assertMedia();
+        room.assertMedia(me);
         await me.requestKeyFrame(request.data.consumerId);
         return {};
       case 'relay': {
@@ -262,7 +259,11 @@ export class RoomConnection {
       if (!decision.ok) return fail(decision.code, decision.message);
       if (room.closed) return fail('ROOM_NOT_FOUND', `no room ${req.room} on this server`);
 
-      const me = room.join({ id: randomBytes(9).toString('base64url'), userId, displayName: userId, identityKey: req.e2ee?.identityKey ?? null });
+      const me = await room.join({ id: randomBytes(9).toString('base64url'), userId, displayName: userId, identityKey: req.e2ee?.identityKey ?? null });
+      if (this.#closed) {
+        room.leave(me.id, 'disconnected');
+        throw new SfuError('NOT_JOINED', 'the socket closed');
+      }
       this.#me = me;
       this.#room = room;
       this.#ctx.byParticipant.set(me.id, this);
@@ -274,7 +275,8 @@ export class RoomConnection {
         participants: [...room.participants.values()].filter((p) => p !== me).map((p) => participantInfo(room, p)),
         producers: room.allProducers().filter((x) => x.participant !== me).map((x) => producerInfo(x.producer)),
         owner: isOwner,
-        routerRtpCapabilities: room.router.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
+        // Every router of a room has the same codecs, so the same capabilities.
+        routerRtpCapabilities: room.routerOf(me.id)!.router.rtpCapabilities as ResponseData['join']['routerRtpCapabilities'],
       };
     } finally {
       this.#joining = false;
@@ -323,13 +325,16 @@ export class RoomConnection {
       );
     });
     on('activespeaker', (participantId) => this.notify('activeSpeaker', { participantId }));
-    on('mediadown', () => this.notify('mediaDown', {}));
-    on('mediareset', (caps) =>
+    on('mediadown', (affected) => {
+      if (affected.includes(me)) this.notify('mediaDown', {});
+    });
+    on('mediareset', (affected, caps) => {
+      if (!affected.includes(me)) return;
       this.notify('mediaReset', {
         routerRtpCapabilities: caps as NotificationData['mediaReset']['routerRtpCapabilities'],
         producers: room.allProducers().filter((x) => x.participant !== me).map((x) => producerInfo(x.producer)),
-      }),
-    );
+      });
+    });
     on('close', () => {
       this.notify('roomClosed', {});
       this.#detach();

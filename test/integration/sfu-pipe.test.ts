@@ -1,0 +1,348 @@
+/**
+ * A room larger than one worker, on the real mediasoup workers (sfu/src/placement.ts,
+ * room-router.ts): two workers and a threshold of 2 consumers, so the third participant of a room
+ * goes to a router on the second worker and the producers are piped between the two
+ * (Router.pipeToRouter). Media is real RTP from Node UDP sockets into PlainTransport producers and
+ * out of PlainTransport consumers to counting sockets, all on loopback.
+ *
+ * The steps share one room, each building on the one before, to keep the file short on 2 cores.
+ */
+import { once } from 'node:events';
+import type { types } from 'mediasoup';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../sfu/src/logger.ts';
+import type { Participant } from '../../sfu/src/participant.ts';
+import { RoomManager } from '../../sfu/src/room-manager.ts';
+import type { Room } from '../../sfu/src/room.ts';
+import type { WorkerPool } from '../../sfu/src/worker-pool.ts';
+import { isRtcp, parseRtp } from '../helpers/rtp.ts';
+import { receiverCapabilities } from '../helpers/rtp-params.ts';
+import { UdpPeer, type Datagram } from '../helpers/udp-peer.ts';
+
+const PORT = 35140;
+
+interface RouterDump {
+  transportIds: string[];
+  rtpObserverIds: string[];
+  mapProducerIdConsumerIds: Record<string, string[]>;
+  mapProducerIdObserverIds: Record<string, string[]>;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The promise's value, or a failure naming what did not happen within `ms`. */
+function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+let nextSsrc = 0x5000;
+
+/** Opus as a plain RTP sender declares it. */
+function opus(): types.RtpParameters {
+  return { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: nextSsrc++ }] };
+}
+
+/** VP8 in three simulcast encodings told apart by SSRC (RFC 8853 allows SSRCs or rids), lowest first. */
+function vp8Simulcast(): types.RtpParameters {
+  const base = (nextSsrc += 3);
+  return {
+    codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, rtcpFeedback: [{ type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }] }],
+    encodings: [
+      { ssrc: base, scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+      { ssrc: base + 1, scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+      { ssrc: base + 2, scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+    ],
+  };
+}
+
+/** An Opus-like RTP packet (RFC 3550 §5.1) every 20 ms; the payload is noise. */
+function opusPacket(ssrc: number, seq: number): Buffer {
+  const p = Buffer.alloc(12 + 60, 0x5a);
+  p[0] = 0x80;
+  p[1] = 111;
+  p.writeUInt16BE(seq & 0xffff, 2);
+  p.writeUInt32BE((seq * 960) >>> 0, 4);
+  p.writeUInt32BE(ssrc, 8);
+  return p;
+}
+
+/**
+ * A one-packet VP8 frame (RFC 7741 §4.2) with the extended descriptor mediasoup parses (PictureID,
+ * TL0PICIDX, TID 0); keyframes have bit 0 of the payload header clear and the start code.
+ */
+function vp8Packet(ssrc: number, seq: number, frame: number, keyframe: boolean): Buffer {
+  const p = Buffer.alloc(12 + 6 + 200, 0x33);
+  p[0] = 0x80;
+  p[1] = 0x80 | 96;
+  p.writeUInt16BE(seq & 0xffff, 2);
+  p.writeUInt32BE((frame * 3000) >>> 0, 4);
+  p.writeUInt32BE(ssrc, 8);
+  p[12] = 0x90; // X, S, partition 0
+  p[13] = 0xe0; // I, L, T
+  p[14] = 0x80 | ((frame >> 8) & 0x7f);
+  p[15] = frame & 0xff;
+  p[16] = frame & 0xff;
+  p[17] = 0x00;
+  p[18] = keyframe ? 0x10 : 0x11;
+  if (keyframe) {
+    p[21] = 0x9d;
+    p[22] = 0x01;
+    p[23] = 0x2a;
+  }
+  return p;
+}
+
+/** Sends RTP to a comedia PlainTransport until stopped: audio at 50 packets/s, or VP8 at 30 frames/s on every encoding. */
+function startSending(socket: UdpPeer, transport: types.PlainTransport, rtp: types.RtpParameters): () => void {
+  const ssrcs = (rtp.encodings ?? []).map((e) => e.ssrc!);
+  const video = rtp.codecs[0]!.mimeType === 'video/VP8';
+  let n = 0;
+  const timer = setInterval(
+    () => {
+      for (const ssrc of ssrcs) void socket.send(video ? vp8Packet(ssrc, n, n, n % 10 === 0) : opusPacket(ssrc, n), transport.tuple.localPort).catch(() => undefined);
+      n++;
+    },
+    video ? 33 : 20,
+  );
+  return () => clearInterval(timer);
+}
+
+/** RTP of one consumer arriving at a socket. */
+const rtpOf = (consumer: types.Consumer) => {
+  const ssrc = consumer.rtpParameters.encodings![0]!.ssrc;
+  return (d: Datagram) => !isRtcp(d.data) && parseRtp(d.data).ssrc === ssrc;
+};
+
+describe('a room across two workers: routers piped together', () => {
+  let rooms: RoomManager;
+  let pool: WorkerPool;
+  let room: Room;
+  const people = new Map<string, Participant>();
+  const sockets: UdpPeer[] = [];
+  const stops: (() => void)[] = [];
+  /** Carol's (router B) consumer of alice's (router A) microphone, and where its RTP goes. */
+  let piped: { consumer: types.Consumer; sink: UdpPeer };
+
+  const join = async (name: string) => {
+    const p = await room.join({ id: name, userId: name, displayName: name, identityKey: null });
+    p.rtpCapabilities = receiverCapabilities();
+    people.set(name, p);
+    return p;
+  };
+  const socket = async () => {
+    const s = await UdpPeer.bind();
+    sockets.push(s);
+    return s;
+  };
+  /** A producer fed with RTP from a Node socket. */
+  const produce = async (p: Participant, source: 'mic' | 'camera') => {
+    const t = await p.createPlainTransport('send');
+    const rtpParameters = source === 'mic' ? opus() : vp8Simulcast();
+    const producer = await p.produce(t.id, {
+      kind: source === 'mic' ? 'audio' : 'video',
+      rtpParameters,
+      source,
+      ...(source === 'camera' && { video: { width: 1280, height: 720 } }),
+    });
+    stops.push(startSending(await socket(), t, rtpParameters));
+    return producer;
+  };
+  /** A running consumer whose RTP goes to a counting socket. */
+  const consume = async (p: Participant, producerId: string) => {
+    const t = await p.createPlainTransport('recv');
+    const sink = await socket();
+    await t.connect({ ip: '127.0.0.1', port: sink.port });
+    const { consumer } = await room.consume(p, producerId);
+    expect(consumer.paused).toBe(true);
+    await p.resumeConsumer(consumer.id);
+    return { consumer, sink };
+  };
+  const homeSlot = () => [...room.routers.values()].find((r) => r.home)!.slotIndex;
+
+  beforeAll(async () => {
+    rooms = new RoomManager({
+      pool: { workers: 2, listenIp: '127.0.0.1', port: PORT, rtcMinPort: 35500, rtcMaxPort: 35599, logLevel: 'error' },
+      logger: silentLogger,
+      maxRooms: 2,
+      defaultMaxParticipants: 8,
+      maxParticipantsLimit: 8,
+      limits: { maxTransports: 8, maxProducers: 4, maxConsumers: 16 },
+      idleTimeoutMs: 60_000,
+      // Tiny, so that a third participant already fills the first worker.
+      maxConsumersPerWorker: 2,
+    });
+    room = await rooms.createRoom({ name: 'two-workers', ownerUserId: 'alice', e2eeRequired: false });
+    pool = (await rooms.pool())!;
+  });
+
+  afterAll(async () => {
+    for (const stop of stops) stop();
+    await Promise.all(sockets.map((s) => s.close()));
+    await rooms?.close();
+  });
+
+  it('the third participant goes to a router on the other worker; RTP from router A reaches a consumer on router B', async () => {
+    expect(pool.slots).toHaveLength(2);
+    const alice = await join('alice');
+    const bob = await join('bob');
+    const carol = await join('carol');
+    const home = room.routerOf(alice.id)!;
+    expect(home.home).toBe(true);
+    expect(room.routerOf(bob.id)).toBe(home);
+    const b = room.routerOf(carol.id)!;
+    expect(b).not.toBe(home);
+    expect(room.routers.size).toBe(2);
+    expect(pool.slot(b.slotIndex)!.worker.pid).not.toBe(pool.slot(home.slotIndex)!.worker.pid);
+
+    const mic = await produce(alice, 'mic');
+    piped = await consume(carol, mic.id);
+    const { consumer, sink } = piped;
+    await sink.waitFor(10, rtpOf(consumer), 'RTP of alice piped to carol');
+    // On router B, carol's consumer hangs off the pipe producer that has the id of alice's mic.
+    const dumpB = (await b.router.dump()) as RouterDump;
+    expect(dumpB.mapProducerIdConsumerIds[mic.id]).toEqual([consumer.id]);
+    // Router A forwards to B through one pipe consumer (plus none of its own participants').
+    expect(((await home.router.dump()) as RouterDump).mapProducerIdConsumerIds[mic.id]).toHaveLength(1);
+  });
+
+  it('pausing the producer on A pauses the piped consumer on B; resuming resumes it', async () => {
+    const alice = people.get('alice')!;
+    const mic = [...alice.producers.values()][0]!;
+    const { consumer, sink } = piped;
+    // Bob is on A with alice: the same producer is consumed locally and across the pipe at once.
+    const bobs = await consume(people.get('bob')!, mic.id);
+    await bobs.sink.waitFor(5, rtpOf(bobs.consumer), 'RTP of alice to bob');
+    await alice.setProducerPaused(mic.id, true);
+    await until(() => consumer.producerPaused, 'carol sees the pause');
+    await sleep(100);
+    const before = sink.received.filter(rtpOf(consumer)).length;
+    await sleep(300);
+    expect(sink.received.filter(rtpOf(consumer)).length).toBe(before);
+    await alice.setProducerPaused(mic.id, false);
+    await until(() => !consumer.producerPaused, 'carol sees the resume');
+    await sink.waitFor(before + 5, rtpOf(consumer), 'RTP after the resume');
+  });
+
+  it('closing the producer closes the pipe and the consumer on B; worker A keeps no pipe consumer', async () => {
+    const alice = people.get('alice')!;
+    const carol = people.get('carol')!;
+    const mic = [...alice.producers.values()][0]!;
+    const closed: string[] = [];
+    room.on('consumerclose', (p, id) => closed.push(`${p.id}:${id}`));
+    const carolConsumer = piped.consumer;
+    alice.closeProducer(mic.id);
+    await until(() => carol.consumerCount === 0 && people.get('bob')!.consumerCount === 0, 'consumers closed');
+    expect(closed).toContain(`carol:${carolConsumer.id}`);
+    const b = room.routerOf(carol.id)!;
+    expect(((await b.router.dump()) as RouterDump).mapProducerIdConsumerIds[mic.id]).toBeUndefined();
+    // No consumer left on worker A: neither bob's nor the pipe's.
+    await until(() => pool.slot(homeSlot())!.consumers === 0, 'worker A without consumers');
+  });
+
+  it('simulcast across the pipe: the layer follows the size carol renders', async () => {
+    const alice = people.get('alice')!;
+    const carol = people.get('carol')!;
+    const cam = await produce(alice, 'camera');
+    expect(cam.type).toBe('simulcast');
+    const { consumer, sink } = await consume(carol, cam.id);
+    expect(consumer.type).toBe('simulcast');
+    await carol.setConsumerView(consumer.id, 320, 180);
+    expect(consumer.preferredLayers?.spatialLayer).toBe(0);
+    await until(() => consumer.currentLayers?.spatialLayer === 0, 'the lowest layer forwarded');
+    await carol.setConsumerView(consumer.id, 1280, 720);
+    await until(() => consumer.currentLayers?.spatialLayer === 2, 'the highest layer forwarded');
+    await sink.waitFor(10, rtpOf(consumer), 'VP8 of alice piped to carol');
+  });
+
+  it('active speaker across routers: a microphone on B is piped into the observer on the home router', async () => {
+    const carol = people.get('carol')!;
+    const speaker = once(room, 'activespeaker');
+    const mic = await produce(carol, 'mic');
+    // The only microphone of the room is the dominant one as soon as the observer has it.
+    expect(await within(speaker, 'an active speaker')).toEqual([carol.id]);
+    const home = room.routers.get(homeSlot())!;
+    const dump = (await home.router.dump()) as RouterDump;
+    expect(dump.mapProducerIdObserverIds[mic.id]).toEqual(dump.rtpObserverIds);
+  });
+
+  it('the home worker is killed: B keeps its media, A\'s participants are restored, pipes are laid again both ways', async () => {
+    const alice = people.get('alice')!;
+    const bob = people.get('bob')!;
+    const carol = people.get('carol')!;
+    const dave = await join('dave');
+    const b = room.routerOf(carol.id)!;
+    expect(room.routerOf(dave.id)).toBe(b);
+    // Carol and dave, both on B, hear each other; carol also hears alice through the pipe.
+    const carolMic = [...carol.producers.values()].find((p) => p.appData.source === 'mic')!;
+    const daveMic = await produce(dave, 'mic');
+    const daveHearsCarol = await consume(dave, carolMic.id);
+    const carolHearsDave = await consume(carol, daveMic.id);
+    const aliceMic = await produce(alice, 'mic');
+    const carolHearsAlice = await consume(carol, aliceMic.id);
+    await carolHearsAlice.sink.waitFor(5, rtpOf(carolHearsAlice.consumer), 'alice to carol');
+
+    const slot = homeSlot();
+    const oldHome = room.router;
+    const oldPid = pool.slot(slot)!.worker.pid;
+    const down = once(room, 'mediadown');
+    const reset = once(room, 'mediareset');
+    process.kill(oldPid, 'SIGKILL');
+    const [affected] = (await within(down, 'mediadown')) as [Participant[]];
+    expect(new Set(affected)).toEqual(new Set([alice, bob]));
+    expect(() => room.assertMedia(alice)).toThrow(expect.objectContaining({ code: 'MEDIA_RESTARTING' }));
+    room.assertMedia(carol);
+    // What came from A through the pipe is gone; what B forwards within itself keeps flowing.
+    await until(() => carolHearsAlice.consumer.closed, 'carol\'s consumer of alice closed');
+    const heard = [daveHearsCarol, carolHearsDave].map((x) => x.sink.received.filter(rtpOf(x.consumer)).length);
+    await daveHearsCarol.sink.waitFor(heard[0]! + 10, rtpOf(daveHearsCarol.consumer), 'carol to dave while A is down');
+    await carolHearsDave.sink.waitFor(heard[1]! + 10, rtpOf(carolHearsDave.consumer), 'dave to carol while A is down');
+
+    const [resetFor] = (await within(reset, 'mediareset')) as [Participant[], types.RtpCapabilities];
+    expect(new Set(resetFor)).toEqual(new Set([alice, bob]));
+    expect(pool.slot(slot)!.worker.pid).not.toBe(oldPid);
+    expect(oldHome.closed).toBe(true);
+    expect(room.router).not.toBe(oldHome);
+    expect(room.routerOf(alice.id)!.slotIndex).toBe(slot);
+    expect(room.state).toBe('open');
+    // B's microphones are piped into the new home router and its active speaker observer.
+    await until(async () => {
+      const dump = (await room.router.dump()) as RouterDump;
+      return [carolMic.id, daveMic.id].every((id) => dump.mapProducerIdObserverIds[id]?.length === 1);
+    }, 'B\'s microphones in the new observer');
+    // Alice sets her media up again: carol hears her through a new pipe, and she hears dave.
+    const newMic = await produce(alice, 'mic');
+    const again = await consume(carol, newMic.id);
+    await again.sink.waitFor(10, rtpOf(again.consumer), 'alice to carol after the restart');
+    const aliceHearsDave = await consume(alice, daveMic.id);
+    await aliceHearsDave.sink.waitFor(10, rtpOf(aliceHearsDave.consumer), 'dave to alice after the restart');
+  });
+
+  it('closing the room leaves no router, transport or consumer on either worker', async () => {
+    const workers = pool.slots.map((s) => s.worker);
+    expect(workers).toHaveLength(2);
+    const routers = [...room.routers.values()].map((r) => r.router);
+    expect(routers).toHaveLength(2);
+    const closed = once(rooms, 'roomclosed');
+    room.close();
+    await closed;
+    for (const r of routers) expect(r.closed).toBe(true);
+    for (const w of workers) {
+      const dump = (await w.dump()) as { routerIds: string[] };
+      expect(dump.routerIds).toEqual([]);
+    }
+    for (const s of pool.slots) {
+      expect(s.routers).toBe(0);
+      expect(s.consumers).toBe(0);
+    }
+  });
+});
