@@ -190,7 +190,8 @@ run_step() {
   while kill -0 $SIPP_PID 2>/dev/null; do
     x=$(ticks_of $SIPP_PID); [ "$x" -gt "$sp" ] && sp=$x
     f=$(stat_field "$OUT/$name.stat.csv" 'FailedCall(C)')
-    if { [ -n "$f" ] && [ "$calls" -ge 20 ] && [ "$f" -ge "$limit" ]; } || ((SECONDS > deadline)); then
+    # Until sipp has written its first data row, the stat file holds only the header line.
+    if { [[ $f =~ ^[0-9]+$ ]] && [ "$calls" -ge 20 ] && [ "$f" -ge "$limit" ]; } || ((SECONDS > deadline)); then
       aborted=1; kill -KILL $SIPP_PID 2>/dev/null; break
     fi
     sleep 0.5
