@@ -41,6 +41,11 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
   let plain: HttpServer | undefined;
   // Group calls need one process that holds every room: not with several SIP workers (yet).
   const rooms = cfg.sfu.enabled && cfg.http.https.enabled && !clusterLink ? createRoomsService(cfg, store.users, log) : undefined;
+  if (rooms) {
+    // The proxy answers sip:ROOM@DOMAIN of a live room with a 302 to its page (proxy/room-uri.ts).
+    rooms.rooms.on('roomcreated', (room) => sip.rooms.add(room.id));
+    rooms.rooms.on('roomclosed', (id) => sip.rooms.remove(id));
+  }
   try {
     await sip.listen();
     const health = {
@@ -52,6 +57,7 @@ export async function createServer(cfg: Config, logger?: Logger, clusterLink?: {
       app = await buildApp({ logger: log, health, https: tls, webClient: { root: WEB_CLIENT_ROOT, domain: cfg.domain }, ...(rooms && { rooms }) });
       await app.listen({ host: cfg.http.listen, port: cfg.http.https.port });
       const addr = app.server.address();
+      sip.rooms.setHttpsPort(typeof addr === 'object' && addr ? addr.port : cfg.http.https.port);
       const server = app.server as unknown as HttpServer;
       // /rooms upgrades go to the room signalling, every other upgrade to SIP over WSS.
       const sipSide = rooms ? (splitUpgrades(server, rooms.sockets) as unknown as HttpServer) : server;

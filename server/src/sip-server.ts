@@ -12,6 +12,7 @@ import { DigestAuthenticator } from './auth/digest.ts';
 import { SipAuth } from './auth/sip-auth.ts';
 import { FlowTokens } from './proxy/flow-token.ts';
 import { Locator } from './proxy/locator.ts';
+import { RoomDirectory } from './proxy/room-uri.ts';
 import { ProxyCore, refuse, type IncomingRequest, type TransactionPort } from './proxy/proxy-core.ts';
 import { LocationStore } from './registrar/location-store.ts';
 import { MediaAnchor } from './media/media-anchor.ts';
@@ -44,6 +45,11 @@ export class SipServer {
   readonly transactions: TransactionManager;
   readonly location = new LocationStore();
   readonly names: LocalNames;
+  /**
+   * Live group-call rooms, whose sip:ROOM@DOMAIN the proxy answers with a 302 to the room's page.
+   * Filled by main.ts (from the RoomManager, or over the cluster link); empty without group calls.
+   */
+  readonly rooms: RoomDirectory;
   readonly #cfg: Config;
   readonly #log: Logger;
   readonly #users: UserStore;
@@ -84,6 +90,7 @@ export class SipServer {
       // A registered client's connection is its only way in (RFC 5626 §5.3): never idle it out.
       keepConnection: (id) => this.location.hasFlow(id),
     });
+    this.rooms = new RoomDirectory(cfg.domain);
     this.names = new LocalNames([cfg.domain, ...cfg.aliases], [cfg.sip.listen, cfg.http.listen, ...(cfg.sip.advertise ? [cfg.sip.advertise] : [])]);
     const digest = new DigestAuthenticator({
       realm: cfg.domain,
@@ -138,6 +145,8 @@ export class SipServer {
       userExists: (u) => this.#users.hasUser(u),
       authenticate: (req, source) => this.#auth.check(req, source, 407),
       ...(this.media ? { media: this.media } : {}),
+      rooms: this.rooms,
+      pseudonym: identity,
     });
 
     this.transport.on('message', (msg, source) => this.transactions.receive(msg, source));

@@ -36,6 +36,7 @@ import type { Binding, LocationStore } from '../registrar/location-store.ts';
 import type { MediaHook, MediaRefusal } from '../media/media-anchor.ts';
 import type { FlowTokens } from './flow-token.ts';
 import { locateStatic, type Locator } from './locator.ts';
+import { roomAnswer, type RoomTarget } from './room-uri.ts';
 
 /** A server transaction as the proxy sees it. */
 export interface IncomingRequest {
@@ -103,6 +104,13 @@ export interface ProxyOptions {
    * Without it bodies pass untouched, as RFC 3261 §16.6 has a proxy do.
    */
   media?: MediaHook;
+  /**
+   * Group-call rooms (./room-uri.ts): a Request-URI sip:ROOM@DOMAIN that names a live room and
+   * no user is answered here (302 to the room's page) instead of being looked up.
+   */
+  rooms?: { lookup(user: string): RoomTarget | undefined };
+  /** Pseudonym for names in logs (server/src/logger.ts identity()). */
+  pseudonym?: (value: string) => string | undefined;
 }
 
 /** Methods that create dialogs and so get Record-Route (§16.6 step 4; RFC 6665 for SUBSCRIBE). */
@@ -189,6 +197,10 @@ export class ProxyCore {
       }
       targets = [{ uri: req.uri, ...(routed.flow ? { dest: routed.flow } : {}) }];
     } else if (this.#o.isMyself(ruri.host, ruri.port)) {
+      // A live room's URI. An account of the same name wins (rooms cannot take a user's name,
+      // but a user may be added later): accounts last, rooms come and go.
+      const room = ruri.user ? this.#o.rooms?.lookup(ruri.user) : undefined;
+      if (room && !this.#o.userExists(room.room)) return this.#answerForRoom(stx, room, inDialog);
       // §16.5: a request for one of our users goes to every registered contact.
       if (!inDialog) {
         const check = this.#authorizeLocalCall(req, stx.source);
@@ -222,6 +234,25 @@ export class ProxyCore {
     }
     // Branches may all have failed synchronously (no route to any of them).
     this.#maybeFinish(ctx);
+  }
+
+  /**
+   * The proxy acts as the room's redirect server (room-uri.ts). The 302 passes the same policy
+   * as a call to a local user: a caller whose From is in our domain must authenticate (407), so
+   * nobody probes rooms as one of our users without the password; a caller from elsewhere
+   * arrives as who it says, as for any local user (a room's link is meant to be shared). Nothing
+   * is forwarded, so the no-open-relay rule has nothing to check: the response goes back to the
+   * caller only.
+   */
+  #answerForRoom(stx: IncomingRequest, room: RoomTarget, inDialog: boolean): void {
+    const req = stx.request;
+    const answer = roomAnswer(req.method, inDialog, room);
+    if (answer.authenticate) {
+      const check = this.#authorizeLocalCall(req, stx.source);
+      if (!check.ok) return refuse(stx, check);
+    }
+    if (answer.status === 302) this.#log.info({ room: this.#o.pseudonym?.(room.room) ?? room.room, method: req.method }, 'request for a group-call room redirected to its page');
+    stx.respond(createResponse(req, answer.status, { reason: answer.reason, headers: [...answer.headers] }));
   }
 
   /** §16.10: CANCEL for a pending INVITE; `invite` is the matching server transaction if any. */
