@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { Inviter, UserAgent } from 'sip.js';
 import { createNodeUserAgent } from '../helpers/sipjs-node.ts';
+import { httpsJson, signIn as roomSignIn } from '../helpers/room-client.ts';
 import { artifactPath, cutSignalling, HAVE_CHROMIUM, iceUfrags, launchBrowser, mediaCounters, socketCount, type MediaCounters, type TestBrowser } from '../helpers/browser.ts';
 import { HAVE_NETNS, ROOT, startTestServer, type TestServer } from '../helpers/server.ts';
 
@@ -107,7 +108,8 @@ async function peakRemoteLevel(u: User, ms = 2500): Promise<number> {
 describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium', () => {
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'web-client/dist/index.html'))) execFileSync(process.execPath, [join(ROOT, 'web-client/build.ts')], { stdio: 'inherit' });
-    server = await startTestServer({ basePort: BASE, users: USERS });
+    // One media worker is enough for the group-call room of the last case.
+    server = await startTestServer({ basePort: BASE, users: USERS, overrides: { sfu: { workers: 1, port: 33110, rtcMinPort: 33200, rtcMaxPort: 33299, logLevel: 'error' } } });
     for (const u of Object.keys(USERS) as User[]) browsers.set(u, await launchBrowser());
   }, 120_000);
 
@@ -501,6 +503,17 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await page('bob').getByRole('button', { name: 'Hang up' }).click();
     for (const u of ['alice', 'bob'] as User[]) await waitUntil(`${u} idle`, () => view(u), (v) => v === 'home');
   }, 60_000);
+
+  it('dialing a room’s name opens its group call page: the server’s 302 leads to this origin only', async () => {
+    const token = await roomSignIn(BASE + 3, 'bob', USERS.bob);
+    const created = await httpsJson(BASE + 3, 'POST', '/api/rooms', { name: 'weekly-sync' }, token);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    await waitUntil('carol registered', () => registration('carol'), (s) => s === 'registered');
+    await dial('carol', 'weekly-sync', 'Audio call');
+    // The Contact names https://localhost:PORT (the SIP domain); the page opens on its own origin.
+    await page('carol').waitForURL(`${ORIGIN}/group.html?room=weekly-sync`, { timeout: 10_000 });
+    expect(await page('carol').locator('#group').getAttribute('data-view')).toBe('sign-in');
+  });
 });
 
 async function expectText(p: Page, selector: string, text: string): Promise<void> {

@@ -44,6 +44,8 @@ export type EndReason =
   | 'replaced'
   /** Declined automatically: the setting requires end-to-end encryption and the offer had none. */
   | 'e2ee-required'
+  /** The address was a group-call room: the server redirected us (302) to its page, which opens. */
+  | 'group-call'
   | 'failed';
 
 /** The reason a final response to our INVITE gives (RFC 3261 §21). */
@@ -68,5 +70,6 @@ export const END_REASON_TEXT: Record<EndReason, string> = {
   transferred: 'Call transferred',
   replaced: 'Call replaced',
   'e2ee-required': 'Declined automatically, not end-to-end encrypted',
+  'group-call': 'Opening the group call',
   failed: 'Call failed',
 };

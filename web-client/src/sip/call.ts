@@ -54,6 +54,8 @@ export type CallEvents = {
   dtmf: [tone: string];
   /** The far end asked us to call someone else (REFER); the phone places that call. */
   referred: [referral: Referral];
+  /** Our INVITE was redirected (302) to a group call page of this origin: the path to open. */
+  groupCall: [path: string];
   ended: [reason: EndReason];
 };
 
@@ -67,6 +69,11 @@ export interface CallOptions {
   /** Did the 2xx to our INVITE with this Call-ID announce E2EE? (see ./e2ee-announcement.ts) */
   answeredWithE2ee?: (callId: string) => boolean;
   dtmfPreference: () => DtmfPreference;
+  /**
+   * The same-origin group call page a 3xx to our INVITE with this Call-ID leads to, if any
+   * (./group-redirect.ts); `contacts` are the Contact values sip.js kept.
+   */
+  groupCallPath?: (callId: string, contacts: string[]) => string | undefined;
 }
 
 /**
@@ -234,6 +241,13 @@ export class Call {
             this.#apply('accepted');
           },
           onReject: (res) => this.#end(endReasonForStatus(res.message.statusCode ?? 500)),
+          // RFC 3261 §8.1.3.4: of a 3xx's contacts we use only a group call page of our own
+          // server (a room's sip:ROOM@DOMAIN, server/src/proxy/room-uri.ts); others end the call.
+          onRedirect: (res) => {
+            const path = this.#o.groupCallPath?.(res.message.callId, res.message.getHeaders('contact'));
+            this.#end(path ? 'group-call' : endReasonForStatus(res.message.statusCode ?? 500));
+            if (path) this.events.emit('groupCall', path);
+          },
         },
       });
     } catch (err) {

@@ -18,6 +18,7 @@ import { Emitter } from '../util/emitter.ts';
 import { Backoff } from './backoff.ts';
 import { Call, inviterOptions } from './call.ts';
 import { parseDialTarget } from './dial-target.ts';
+import { groupCallPath, takeRedirectContacts } from './group-redirect.ts';
 import { preferAnswerableChallenge } from './digest-challenges.ts';
 import { e2eeAnsweredCallId } from './e2ee-announcement.ts';
 import type { DtmfPreference } from './dtmf.ts';
@@ -80,6 +81,8 @@ export class Phone {
   #signingOut = false;
   /** Call-IDs whose 2xx to our INVITE announced end-to-end encryption. */
   readonly #e2eeAnswered = new Set<string>();
+  /** Contact values of 3xx responses that sip.js cannot parse (a group call page), by Call-ID. */
+  readonly #redirects = new Map<string, string[]>();
 
   private constructor(o: PhoneOptions) {
     this.#o = o;
@@ -119,7 +122,13 @@ export class Phone {
     transport.onMessage = (message: string) => {
       const e2ee = e2eeAnsweredCallId(message, E2EE_HEADER);
       if (e2ee) this.#e2eeAnswered.add(e2ee);
-      deliver?.(preferAnswerableChallenge(message));
+      const taken = takeRedirectContacts(message);
+      if (taken.redirect) {
+        // Bounded: a 3xx for a Call-ID that is not ours must not make the map grow.
+        if (this.#redirects.size >= 16) this.#redirects.delete(this.#redirects.keys().next().value!);
+        this.#redirects.set(taken.redirect.callId, taken.redirect.contacts);
+      }
+      deliver?.(preferAnswerableChallenge(taken.message));
     };
     // RFC 5768 §4.2: +sip.ice says this UA does ICE (WebRTC); the server bridges calls from
     // phones to it (server/src/media) and leaves browser-to-browser calls direct.
@@ -282,6 +291,11 @@ export class Phone {
       protection: this.#o.protection,
       answeredWithE2ee: (callId: string) => this.#e2eeAnswered.has(callId),
       dtmfPreference: this.#o.dtmfPreference ?? (() => 'auto' as const),
+      groupCallPath: (callId: string, contacts: string[]) => {
+        const lifted = this.#redirects.get(callId) ?? [];
+        this.#redirects.delete(callId);
+        return groupCallPath([...lifted, ...contacts], { origin: location.origin }, this.domain);
+      },
     };
   }
 

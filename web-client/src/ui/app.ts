@@ -203,6 +203,9 @@ export class App {
 
   #onCall(call: Call): void {
     call.events.on('change', () => this.#render());
+    // A room's SIP URI leads to its group call page (always a path on this origin, see
+    // sip/group-redirect.ts); it opens here, where the user asked for it.
+    call.events.on('groupCall', (path) => location.assign(path));
     call.events.on('ended', (reason) => {
       const duration = call.connectedAt ? (call.endedAt ?? Date.now()) - call.connectedAt : 0;
       this.#home.setLastCall(endedText(reason, call.peer.label, duration));
