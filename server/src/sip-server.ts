@@ -165,6 +165,8 @@ export class SipServer {
         for (const c of changes) this.location.apply(c);
       },
       ban: (address, until) => this.#bans.ban(address, until),
+      room: (name, live) => (live ? this.rooms.add(name) : this.rooms.remove(name)),
+      rooms: (names) => this.rooms.reset(names),
     });
     if (link) this.location.onChange((c) => link.publishBinding(c));
   }

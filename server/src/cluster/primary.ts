@@ -5,15 +5,29 @@
  * round-robin. The primary relays state changes (bindings, bans) between workers, keeps a copy
  * so that a worker that is replaced starts with the current location service, and replaces a
  * worker that dies.
+ *
+ * Group calls live in worker ROOMS_HOST (server/src/http/rooms-forward.ts): the primary makes the
+ * private directory (mode 0700) for the socket the other workers reach it on, and relays the names
+ * of its live rooms, so that every worker's proxy can answer sip:ROOM@DOMAIN. When the rooms host
+ * dies its rooms are gone: the others forget them at once, and its replacement starts empty.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
 import { LocationStore } from '../registrar/location-store.ts';
-import { isWorkerMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
+import { isWorkerMessage, ROOMS_HOST, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
 
 /** Passed from the primary to its workers; the SOTTO_INTERNAL_ prefix keeps them out of the config. */
-export const WORKER_ENV = { index: 'SOTTO_INTERNAL_WORKER_INDEX', count: 'SOTTO_INTERNAL_WORKER_COUNT', secret: 'SOTTO_INTERNAL_CLUSTER_SECRET' } as const;
+export const WORKER_ENV = {
+  index: 'SOTTO_INTERNAL_WORKER_INDEX',
+  count: 'SOTTO_INTERNAL_WORKER_COUNT',
+  secret: 'SOTTO_INTERNAL_CLUSTER_SECRET',
+  /** Path of the rooms host's private Unix socket. */
+  roomsSocket: 'SOTTO_INTERNAL_ROOMS_SOCKET',
+} as const;
 
 export interface PrimaryHandle {
   stop(): Promise<void>;
@@ -27,6 +41,12 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
   const ports: number[] = new Array<number>(workers).fill(0);
   const byIndex = new Map<number, Worker>();
   const location = new LocationStore();
+  /** Live rooms of the rooms host. */
+  const rooms = new Set<string>();
+  // mkdtemp makes the directory 0700 already; chmod says so where it matters.
+  const socketDir = mkdtempSync(join(tmpdir(), 'sotto-'));
+  chmodSync(socketDir, 0o700);
+  const roomsSocket = join(socketDir, 'rooms.sock');
   let stopping = false;
   const ready = new Set<number>();
 
@@ -38,7 +58,7 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
   };
 
   const fork = (index: number) => {
-    const w = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(workers), [WORKER_ENV.secret]: secret });
+    const w = cluster.fork({ [WORKER_ENV.index]: String(index), [WORKER_ENV.count]: String(workers), [WORKER_ENV.secret]: secret, [WORKER_ENV.roomsSocket]: roomsSocket });
     byIndex.set(index, w);
     w.on('message', (m: unknown) => {
       if (!isWorkerMessage(m)) return;
@@ -48,6 +68,10 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
       if (byIndex.get(index) === w) byIndex.delete(index);
       ports[index] = 0;
       if (stopping) return;
+      if (index === ROOMS_HOST && rooms.size) {
+        rooms.clear();
+        others(index, { type: 'rooms', names: [] });
+      }
       log.error({ worker: index, code, signal }, 'worker died; starting a new one');
       setTimeout(() => fork(index), 200).unref();
     });
@@ -62,6 +86,7 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
         const all = [...location.entries()].map((b) => ({ aor: b.aor, key: b.key, binding: b }));
         // In slices, so one IPC message stays small even with many registrations.
         for (let i = 0; i < all.length; i += 1000) send(w, { type: 'bindings', changes: all.slice(i, i + 1000) });
+        if (index !== ROOMS_HOST) send(w, { type: 'rooms', names: [...rooms] });
         for (const x of byIndex.values()) send(x, { type: 'peers', ports: [...ports] });
         return;
       }
@@ -71,6 +96,13 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
         return;
       case 'ban':
         others(index, m);
+        return;
+      case 'room':
+        // Only the rooms host has rooms; anything else is ignored.
+        if (index !== ROOMS_HOST || typeof m.name !== 'string') return;
+        if (m.live) rooms.add(m.name);
+        else rooms.delete(m.name);
+        others(index, { type: 'room', name: m.name, live: m.live === true });
         return;
       case 'ready':
         if (ready.size < workers) {
@@ -98,6 +130,7 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
             }),
         ),
       );
+      rmSync(socketDir, { recursive: true, force: true });
     },
   };
 }

@@ -18,6 +18,10 @@ export interface WorkerLinkHandlers {
   /** Changes another worker made to the location service. */
   bindings(changes: BindingChange[]): void;
   ban(address: string, until: number): void;
+  /** A group-call room of the rooms host was created or closed. */
+  room(name: string, live: boolean): void;
+  /** The rooms host's live rooms, replacing what was known. */
+  rooms(names: string[]): void;
 }
 
 const REGISTER = Buffer.from('REGISTER ', 'latin1');
@@ -137,6 +141,11 @@ export class WorkerLink implements Distributor {
     this.#toPrimary({ type: 'ban', address, until });
   }
 
+  /** On the rooms host: tell the other workers that a room opened or closed. */
+  publishRoom(name: string, live: boolean): void {
+    this.#toPrimary({ type: 'room', name, live });
+  }
+
   close(): void {
     this.#link.close();
   }
@@ -151,6 +160,12 @@ export class WorkerLink implements Distributor {
         return;
       case 'ban':
         this.#handlers?.ban(m.address, m.until);
+        return;
+      case 'room':
+        this.#handlers?.room(m.name, m.live);
+        return;
+      case 'rooms':
+        this.#handlers?.rooms(m.names);
         return;
     }
   }

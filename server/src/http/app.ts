@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Logger } from '../logger.ts';
 import { healthPlugin, type HealthSource } from './health.ts';
+import { roomsForwardPlugin, type RoomsForwarder } from './rooms-forward.ts';
 import { roomsPlugin } from './rooms.ts';
 import type { RoomsService } from './rooms-service.ts';
 import { webClientPlugin, type WebClientOptions } from './web-client.ts';
@@ -19,6 +20,8 @@ export interface AppOptions {
   webClient?: WebClientOptions;
   /** Group calls: sign-in for the web client and the room API (the room sockets are routed in main.ts). */
   rooms?: RoomsService;
+  /** In a cluster worker that does not host the rooms: the room API goes to the one that does. */
+  roomsForwarder?: RoomsForwarder;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -37,5 +40,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthPlugin, { source: opts.health });
   if (opts.webClient) await app.register(webClientPlugin, opts.webClient);
   if (opts.rooms) await app.register(roomsPlugin, { service: opts.rooms });
+  else if (opts.roomsForwarder) await app.register(roomsForwardPlugin, { forwarder: opts.roomsForwarder });
   return app;
 }

@@ -30,7 +30,12 @@ export interface RoomsService {
   close(): Promise<void>;
 }
 
-export function createRoomsService(cfg: Config, users: RoomsService['users'], logger: Logger): RoomsService {
+/**
+ * `sessionKey`: the key of the session tokens; random per process when absent. A cluster derives
+ * it from the cluster secret, so a rooms host that is replaced still accepts the tokens its
+ * predecessor issued and people rejoin without signing in again.
+ */
+export function createRoomsService(cfg: Config, users: RoomsService['users'], logger: Logger, sessionKey?: Buffer): RoomsService {
   const s = cfg.sfu;
   const log = logger.child({ part: 'sfu' });
   const rooms = new RoomManager({
@@ -55,7 +60,7 @@ export function createRoomsService(cfg: Config, users: RoomsService['users'], lo
     reserved: (name) => users.hasUser(name),
     pseudonym: identity as (v: string) => string | undefined,
   });
-  const sessions = new SessionTokens(s.sessionTtl * 1000);
+  const sessions = sessionKey ? new SessionTokens(s.sessionTtl * 1000, sessionKey) : new SessionTokens(s.sessionTtl * 1000);
   const ban = cfg.security.ban;
   const signInBans = new BanList({
     maxFailures: ban.failures,

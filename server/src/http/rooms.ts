@@ -21,6 +21,7 @@ import { MAX_ROOM_PASSWORD_LENGTH } from '../../../sfu/src/room-password.ts';
 import { ROOM_NAME_PATTERN } from '../../../sfu/src/signalling/protocol.ts';
 import { originFromHost, roomInfo } from '../../../sfu/src/signalling/room-info.ts';
 import { identity } from '../logger.ts';
+import { clientAddress } from './rooms-forward.ts';
 import type { RoomsService } from './rooms-service.ts';
 import { verifyPassword } from './rooms-session.ts';
 
@@ -58,7 +59,8 @@ export const roomsPlugin: FastifyPluginAsync<{ service: RoomsService }> = async 
   }
 
   app.post('/api/session', async (req, reply) => {
-    const address = req.socket.remoteAddress ?? '';
+    // In a cluster the request may come from another worker (rooms-forward.ts): its client's address.
+    const address = clientAddress(req.raw);
     const now = Date.now();
     if (service.signInBans.isBanned(address, now) || !service.attempts.allow(address, now)) {
       return sendError(reply, 'RATE_LIMITED', 'too many sign-in attempts; wait a few minutes');
