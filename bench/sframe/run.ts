@@ -11,9 +11,10 @@
  *   - SFrame CTR+HMAC-80: the same with AES_128_CTR_HMAC_SHA256_80 (two WebCrypto calls each way);
  *   - FrameCryptor VP8: the whole per-frame path of the worker (codec split, metadata, SFrame,
  *     frame object updates) with VP8 delta frames.
- * Prints, per row, the median over RUNS runs (after a warm-up run) of MB/s of frame payload
+ * Prints, per row, the median over RUNS rounds (after a warm-up) of MB/s of frame payload
  * (encrypt and decrypt counted once: MB of frames that made the round trip per second) and
- * frames/s, and the ratio to raw AES-GCM on the same frames.
+ * frames/s, and the median of the per-round ratios to raw AES-GCM on the same frames; the paths
+ * run in turn within each round, so machine load that drifts affects them alike.
  */
 import { FrameCryptor, type EncodedFrameLike } from '../../web-client/src/e2ee/frame-transformer.ts';
 import { ReceiverKeyring, SenderContext } from '../../web-client/src/e2ee/sframe/context.ts';
@@ -98,15 +99,22 @@ function median(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function measure(round: Round, frames: Uint8Array<ArrayBuffer>[]): Promise<number> {
-  await round(frames); // warm-up
-  const seconds: number[] = [];
+/**
+ * Runs every path once per round, in turn, RUNS rounds after a warm-up: on a shared machine the
+ * load drifts over seconds, and taking the paths in turn exposes each of them to the same drift.
+ * Returns each path's seconds per round.
+ */
+async function measureInTurn(rounds: Round[], frames: Uint8Array<ArrayBuffer>[]): Promise<number[][]> {
+  for (const round of rounds) await round(frames); // warm-up
+  const seconds: number[][] = rounds.map(() => []);
   for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    await round(frames);
-    seconds.push((performance.now() - t0) / 1000);
+    for (let i = 0; i < rounds.length; i++) {
+      const t0 = performance.now();
+      await rounds[i]!(frames);
+      seconds[i]!.push((performance.now() - t0) / 1000);
+    }
   }
-  return median(seconds);
+  return seconds;
 }
 
 const rows: { name: string; make: () => Promise<Round> }[] = [
@@ -116,18 +124,19 @@ const rows: { name: string; make: () => Promise<Round> }[] = [
   { name: 'FrameCryptor VP8 (GCM)', make: frameCryptor },
 ];
 
-console.log(`SFrame encrypt+decrypt, one frame at a time; median of ${RUNS} runs; node ${process.version}`);
+console.log(`SFrame encrypt+decrypt, one frame at a time; paths taken in turn, ${RUNS} rounds; medians; node ${process.version}`);
+console.log('(x raw = median over the rounds of raw time / path time in the same round)');
 for (const { bytes, frames: count } of SIZES) {
   const frames = makeFrames(count, bytes);
   console.log(`\n${bytes} B frames x ${count}`);
   console.log(`${'path'.padEnd(36)} ${'MB/s'.padStart(8)} ${'frames/s'.padStart(10)} ${'x raw'.padStart(7)}`);
-  let rawSeconds = 0;
-  for (const row of rows) {
-    const seconds = await measure(await row.make(), frames);
-    if (row === rows[0]) rawSeconds = seconds;
-    const mbps = (bytes * count) / seconds / 1e6;
-    console.log(
-      `${row.name.padEnd(36)} ${mbps.toFixed(1).padStart(8)} ${Math.round(count / seconds).toString().padStart(10)} ${(rawSeconds / seconds).toFixed(2).padStart(7)}`,
-    );
-  }
+  const rounds: Round[] = [];
+  for (const row of rows) rounds.push(await row.make());
+  const seconds = await measureInTurn(rounds, frames);
+  rows.forEach((row, i) => {
+    const s = median(seconds[i]!);
+    const ratio = median(seconds[i]!.map((t, r) => seconds[0]![r]! / t));
+    const mbps = (bytes * count) / s / 1e6;
+    console.log(`${row.name.padEnd(36)} ${mbps.toFixed(1).padStart(8)} ${Math.round(count / s).toString().padStart(10)} ${ratio.toFixed(2).padStart(7)}`);
+  });
 }
