@@ -6,6 +6,8 @@
  * out of PlainTransport consumers to counting sockets, all on loopback.
  *
  * The steps share one room, each building on the one before, to keep the file short on 2 cores.
+ * A last block drives the room signalling (RoomConnection) of a room on two workers: when one
+ * worker dies, only the clients on it are told to rebuild their media.
  */
 import { once } from 'node:events';
 import type { types } from 'mediasoup';
@@ -14,6 +16,8 @@ import { silentLogger } from '../../sfu/src/logger.ts';
 import type { Participant } from '../../sfu/src/participant.ts';
 import { RoomManager } from '../../sfu/src/room-manager.ts';
 import type { Room } from '../../sfu/src/room.ts';
+import type { ServerMessage } from '../../sfu/src/signalling/protocol.ts';
+import { RoomConnection, type SignallingContext } from '../../sfu/src/signalling/room-connection.ts';
 import type { WorkerPool } from '../../sfu/src/worker-pool.ts';
 import { isRtcp, parseRtp } from '../helpers/rtp.ts';
 import { receiverCapabilities } from '../helpers/rtp-params.ts';
@@ -344,5 +348,91 @@ describe('a room across two workers: routers piped together', () => {
       expect(s.routers).toBe(0);
       expect(s.consumers).toBe(0);
     }
+  });
+});
+
+describe('room signalling across workers: only the clients on the dead worker rebuild their media', () => {
+  const SIGNAL_PORT = 35150;
+  let rooms: RoomManager;
+
+  beforeAll(() => {
+    rooms = new RoomManager({
+      pool: { workers: 2, listenIp: '127.0.0.1', port: SIGNAL_PORT, rtcMinPort: 35600, rtcMaxPort: 35699, logLevel: 'error' },
+      logger: silentLogger,
+      maxRooms: 1,
+      defaultMaxParticipants: 4,
+      maxParticipantsLimit: 4,
+      limits: { maxTransports: 4, maxProducers: 4, maxConsumers: 16 },
+      idleTimeoutMs: 60_000,
+      maxConsumersPerWorker: 2,
+    });
+  });
+
+  afterAll(async () => {
+    await rooms?.close();
+  });
+
+  it('the second worker dies: mediaDown and mediaReset reach carol (on it) and not alice or bob, whose media requests go on', async () => {
+    const room = await rooms.createRoom({ name: 'signalled', ownerUserId: 'alice', e2eeRequired: false });
+    const ctx: SignallingContext = {
+      rooms,
+      verifySession: (token) => token,
+      allowJoinAttempt: () => true,
+      domain: 'example.test',
+      logger: silentLogger,
+      pseudonym: (v) => v,
+      rate: { perSecond: 1000, burst: 1000 },
+      byParticipant: new Map(),
+    };
+    const clients = new Map<string, { conn: RoomConnection; sent: ServerMessage[]; id?: string }>();
+    let nextId = 1;
+    const request = async (user: string, method: string, data: unknown) => {
+      const c = clients.get(user)!;
+      const id = nextId++;
+      c.conn.onMessage(JSON.stringify({ id, method, data }));
+      await until(() => c.sent.some((m) => 'id' in m && m.id === id), `${user} ${method}`);
+      return c.sent.find((m) => 'id' in m && m.id === id) as { ok: boolean; data?: Record<string, unknown>; error?: { code: string } };
+    };
+    const notified = (user: string, name: string) => clients.get(user)!.sent.filter((m) => 'notification' in m && m.notification === name);
+    for (const user of ['alice', 'bob', 'carol']) {
+      const sent: ServerMessage[] = [];
+      const conn = new RoomConnection(ctx, { send: (m) => sent.push(m), close: () => undefined, remoteAddress: '127.0.0.1', origin: 'https://example.test' });
+      clients.set(user, { conn, sent });
+      const joined = await request(user, 'join', { room: 'signalled', token: user, e2ee: null });
+      expect(joined.ok).toBe(true);
+      clients.get(user)!.id = joined.data!.participantId as string;
+    }
+    const slotOf = (user: string) => room.routerOf(clients.get(user)!.id!)!.slotIndex;
+    expect(slotOf('alice')).toBe(slotOf('bob'));
+    const killed = slotOf('carol');
+    expect(killed).not.toBe(slotOf('alice'));
+
+    // The moment carol hears of it, her router is down: her media requests wait for mediaReset.
+    const carol = clients.get('carol')!;
+    let duringOutage: number | undefined;
+    const send = carol.sent.push.bind(carol.sent);
+    carol.sent.push = (...m: ServerMessage[]) => {
+      const n = send(...m);
+      if (duringOutage === undefined && m.some((x) => 'notification' in x && x.notification === 'mediaDown')) {
+        duringOutage = nextId++;
+        carol.conn.onMessage(JSON.stringify({ id: duringOutage, method: 'createTransport', data: { direction: 'send' } }));
+      }
+      return n;
+    };
+    process.kill((await rooms.pool())!.slot(killed)!.worker.pid, 'SIGKILL');
+    await until(() => notified('carol', 'mediaReset').length === 1, 'carol gets mediaReset');
+    expect(notified('carol', 'mediaDown')).toHaveLength(1);
+    expect(carol.sent.find((m) => 'id' in m && m.id === duringOutage)).toMatchObject({ ok: false, error: { code: 'MEDIA_RESTARTING' } });
+    for (const user of ['alice', 'bob']) {
+      expect(notified(user, 'mediaDown')).toHaveLength(0);
+      expect(notified(user, 'mediaReset')).toHaveLength(0);
+      expect((await request(user, 'createTransport', { direction: 'recv' })).ok).toBe(true);
+    }
+    // Carol's media comes back on the replacement worker, on the same port.
+    const t = await request('carol', 'createTransport', { direction: 'send' });
+    expect(t.ok).toBe(true);
+    expect((t.data!.iceCandidates as { port: number }[])[0]!.port).toBe(SIGNAL_PORT + killed);
+    for (const c of clients.values()) c.conn.onClose();
+    room.close();
   });
 });
