@@ -24,6 +24,8 @@ import { receiverCapabilities } from '../helpers/rtp-params.ts';
 import { UdpPeer, type Datagram } from '../helpers/udp-peer.ts';
 
 const PORT = 35140;
+/** Upper bound for media to arrive (it takes tens of ms; CI machines can be very busy). */
+const WAIT_MS = 5000;
 
 interface RouterDump {
   transportIds: string[];
@@ -32,7 +34,7 @@ interface RouterDump {
   mapProducerIdObserverIds: Record<string, string[]>;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
@@ -43,7 +45,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The promise's value, or a failure naming what did not happen within `ms`. */
-function within<T>(promise: Promise<T>, what: string, ms = 3000): Promise<T> {
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
@@ -211,7 +213,7 @@ describe('a room across two workers: routers piped together', () => {
     const mic = await produce(alice, 'mic');
     piped = await consume(carol, mic.id);
     const { consumer, sink } = piped;
-    await sink.waitFor(10, rtpOf(consumer), 'RTP of alice piped to carol');
+    await sink.waitFor(10, rtpOf(consumer), 'RTP of alice piped to carol', WAIT_MS);
     // On router B, carol's consumer hangs off the pipe producer that has the id of alice's mic.
     const dumpB = (await b.router.dump()) as RouterDump;
     expect(dumpB.mapProducerIdConsumerIds[mic.id]).toEqual([consumer.id]);
@@ -225,16 +227,17 @@ describe('a room across two workers: routers piped together', () => {
     const { consumer, sink } = piped;
     // Bob is on A with alice: the same producer is consumed locally and across the pipe at once.
     const bobs = await consume(people.get('bob')!, mic.id);
-    await bobs.sink.waitFor(5, rtpOf(bobs.consumer), 'RTP of alice to bob');
+    await bobs.sink.waitFor(5, rtpOf(bobs.consumer), 'RTP of alice to bob', WAIT_MS);
     await alice.setProducerPaused(mic.id, true);
     await until(() => consumer.producerPaused, 'carol sees the pause');
-    await sleep(100);
+    // Packets already on their way through the pipe may still land.
+    await sleep(250);
     const before = sink.received.filter(rtpOf(consumer)).length;
     await sleep(300);
     expect(sink.received.filter(rtpOf(consumer)).length).toBe(before);
     await alice.setProducerPaused(mic.id, false);
     await until(() => !consumer.producerPaused, 'carol sees the resume');
-    await sink.waitFor(before + 5, rtpOf(consumer), 'RTP after the resume');
+    await sink.waitFor(before + 5, rtpOf(consumer), 'RTP after the resume', WAIT_MS);
   });
 
   it('closing the producer closes the pipe and the consumer on B; worker A keeps no pipe consumer', async () => {
@@ -265,7 +268,7 @@ describe('a room across two workers: routers piped together', () => {
     await until(() => consumer.currentLayers?.spatialLayer === 0, 'the lowest layer forwarded');
     await carol.setConsumerView(consumer.id, 1280, 720);
     await until(() => consumer.currentLayers?.spatialLayer === 2, 'the highest layer forwarded');
-    await sink.waitFor(10, rtpOf(consumer), 'VP8 of alice piped to carol');
+    await sink.waitFor(10, rtpOf(consumer), 'VP8 of alice piped to carol', WAIT_MS);
   });
 
   it('active speaker across routers: a microphone on B is piped into the observer on the home router', async () => {
@@ -293,7 +296,7 @@ describe('a room across two workers: routers piped together', () => {
     const carolHearsDave = await consume(carol, daveMic.id);
     const aliceMic = await produce(alice, 'mic');
     const carolHearsAlice = await consume(carol, aliceMic.id);
-    await carolHearsAlice.sink.waitFor(5, rtpOf(carolHearsAlice.consumer), 'alice to carol');
+    await carolHearsAlice.sink.waitFor(5, rtpOf(carolHearsAlice.consumer), 'alice to carol', WAIT_MS);
 
     const slot = homeSlot();
     const oldHome = room.router;
@@ -308,8 +311,8 @@ describe('a room across two workers: routers piped together', () => {
     // What came from A through the pipe is gone; what B forwards within itself keeps flowing.
     await until(() => carolHearsAlice.consumer.closed, 'carol\'s consumer of alice closed');
     const heard = [daveHearsCarol, carolHearsDave].map((x) => x.sink.received.filter(rtpOf(x.consumer)).length);
-    await daveHearsCarol.sink.waitFor(heard[0]! + 10, rtpOf(daveHearsCarol.consumer), 'carol to dave while A is down');
-    await carolHearsDave.sink.waitFor(heard[1]! + 10, rtpOf(carolHearsDave.consumer), 'dave to carol while A is down');
+    await daveHearsCarol.sink.waitFor(heard[0]! + 10, rtpOf(daveHearsCarol.consumer), 'carol to dave while A is down', WAIT_MS);
+    await carolHearsDave.sink.waitFor(heard[1]! + 10, rtpOf(carolHearsDave.consumer), 'dave to carol while A is down', WAIT_MS);
 
     const [resetFor] = (await within(reset, 'mediareset')) as [Participant[], types.RtpCapabilities];
     expect(new Set(resetFor)).toEqual(new Set([alice, bob]));
@@ -326,9 +329,9 @@ describe('a room across two workers: routers piped together', () => {
     // Alice sets her media up again: carol hears her through a new pipe, and she hears dave.
     const newMic = await produce(alice, 'mic');
     const again = await consume(carol, newMic.id);
-    await again.sink.waitFor(10, rtpOf(again.consumer), 'alice to carol after the restart');
+    await again.sink.waitFor(10, rtpOf(again.consumer), 'alice to carol after the restart', WAIT_MS);
     const aliceHearsDave = await consume(alice, daveMic.id);
-    await aliceHearsDave.sink.waitFor(10, rtpOf(aliceHearsDave.consumer), 'dave to alice after the restart');
+    await aliceHearsDave.sink.waitFor(10, rtpOf(aliceHearsDave.consumer), 'dave to alice after the restart', WAIT_MS);
   });
 
   it('closing the room leaves no router, transport or consumer on either worker', async () => {
