@@ -44,8 +44,7 @@ export class RoomRouter extends EventEmitter<RoomRouterEvents> implements Partic
   readonly roomId: string;
   /** The room's first router: it holds the ActiveSpeakerObserver, and closes only with the room. */
   readonly home: boolean;
-  /** Ids of the participants placed here. */
-  readonly participants = new Set<string>();
+  readonly #participants = new Set<string>();
   #state: RoomState = 'starting';
   #slot: WorkerSlot;
   #router!: types.Router;
@@ -89,6 +88,21 @@ export class RoomRouter extends EventEmitter<RoomRouterEvents> implements Partic
 
   get slotIndex(): number {
     return this.#slot.index;
+  }
+
+  /** Ids of the participants placed here. */
+  get participants(): ReadonlySet<string> {
+    return this.#participants;
+  }
+
+  /** A participant is placed here (room.ts decides, placement.ts advises). */
+  admit(participantId: string): void {
+    this.#participants.add(participantId);
+  }
+
+  /** A participant placed here left. */
+  release(participantId: string): void {
+    this.#participants.delete(participantId);
   }
 
   /**

@@ -194,7 +194,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#participants.delete(participantId);
     const rr = this.#placedOn.get(participantId);
     this.#placedOn.delete(participantId);
-    rr?.participants.delete(participantId);
+    rr?.release(participantId);
     p.close();
     // A router nobody is on only costs pipes; the home stays, with the active speaker observer.
     if (rr && !rr.home && rr.participants.size === 0 && !this.#closed) this.#drop(rr);
@@ -289,7 +289,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const p = new Participant(identity, rr, this.settings.limits);
     this.#participants.set(p.id, p);
     this.#placedOn.set(p.id, rr);
-    rr.participants.add(p.id);
+    rr.admit(p.id);
     p.on('producer', (producer) => {
       this.#spread(producer, rr);
       this.emit('producer', p, producer);
