@@ -334,11 +334,27 @@ describe('a room across two workers: routers piped together', () => {
     await aliceHearsDave.sink.waitFor(10, rtpOf(aliceHearsDave.consumer), 'dave to alice after the restart', WAIT_MS);
   });
 
+  it('the last participants on B leave: B\'s router closes, and with it the pipe ends on A', async () => {
+    const [alice, bob, carol, dave] = ['alice', 'bob', 'carol', 'dave'].map((n) => people.get(n)!) as [Participant, Participant, Participant, Participant];
+    const b = room.routerOf(carol.id)!;
+    const worker = pool.slot(b.slotIndex)!.worker;
+    room.leave(carol.id, 'left');
+    expect(b.closed).toBe(false);
+    room.leave(dave.id, 'left');
+    expect(b.closed).toBe(true);
+    expect([...room.routers.values()]).toEqual([room.routerOf(alice.id)]);
+    expect(((await worker.dump()) as { routerIds: string[] }).routerIds).toEqual([]);
+    // On A only alice's and bob's own transports are left: no pipe transport, no pipe consumer.
+    await until(async () => ((await room.router.dump()) as RouterDump).transportIds.length === alice.transportCount + bob.transportCount, 'pipe transports on A closed');
+    await until(() => pool.slot(homeSlot())!.consumers === alice.consumerCount + bob.consumerCount, 'pipe consumers on A closed');
+    expect(alice.consumerCount + bob.consumerCount).toBe(0);
+  });
+
   it('closing the room leaves no router, transport or consumer on either worker', async () => {
     const workers = pool.slots.map((s) => s.worker);
     expect(workers).toHaveLength(2);
     const routers = [...room.routers.values()].map((r) => r.router);
-    expect(routers).toHaveLength(2);
+    expect(routers).toHaveLength(1);
     const closed = once(rooms, 'roomclosed');
     room.close();
     await closed;
