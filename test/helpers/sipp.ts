@@ -73,6 +73,17 @@ export async function runSipp(o: SippOptions): Promise<SippResult> {
   return result(dir, code, stderr);
 }
 
+/**
+ * sipp's error file without its watchdog lines: "Overload warning: the minor watchdog timer ... has
+ * been tripped" says that sipp itself did not get the CPU for a while (a busy machine), not that
+ * the server misbehaved; failed calls and unexpected messages are still in the file, and in the
+ * statistics the tests check.
+ */
+export function peerErrors(text: string): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '' && !/Overload warning: the (minor|major) watchdog timer/.test(l));
+  return lines.length === 0 || (lines.length === 1 && lines[0]!.startsWith('The following events occurred')) ? '' : lines.join('\n');
+}
+
 /** What a finished sipp run left in its directory. */
 function result(dir: string, code: number | null, stderr: string): SippResult {
   const stat = read(join(dir, 'stat.csv'));
@@ -80,7 +91,7 @@ function result(dir: string, code: number | null, stderr: string): SippResult {
     code,
     successful: statField(stat, 'SuccessfulCall(C)'),
     failed: statField(stat, 'FailedCall(C)'),
-    errors: read(join(dir, 'errors.log')).slice(-4000),
+    errors: peerErrors(read(join(dir, 'errors.log'))).slice(-4000),
     screen: (read(join(dir, 'screen.log')) + stderr).slice(-4000),
   };
 }
