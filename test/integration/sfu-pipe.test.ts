@@ -160,7 +160,11 @@ describe('a room across two workers: routers piped together', () => {
       source,
       ...(source === 'camera' && { video: { width: 1280, height: 720 } }),
     });
-    stops.push(startSending(await socket(), t, rtpParameters));
+    const stop = startSending(await socket(), t, rtpParameters);
+    stops.push(stop);
+    // A sender must not outlive its transport: when a worker dies, its replacement may give a
+    // new transport the same port, and a comedia transport would latch onto the stale sender.
+    t.observer.once('close', stop);
     return producer;
   };
   /** A running consumer whose RTP goes to a counting socket. */
