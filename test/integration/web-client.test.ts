@@ -164,23 +164,36 @@ describe.skipIf(!HAVE_NETNS || !HAVE_CHROMIUM)('web client in headless Chromium'
     await page('bob').screenshot({ path: artifactPath('incoming-call.png') });
 
     await page('bob').getByRole('button', { name: 'Answer with video' }).click();
+    const answered = performance.now();
+    const figures: Record<string, number> = {};
     for (const u of ['alice', 'bob'] as User[]) await waitUntil(`${u} connected`, () => callState(u), (s) => s === 'connected');
+    figures.answerToConnectedMs = Math.round(performance.now() - answered);
     expect(await page('alice').locator('#app').getAttribute('data-tone')).toBeNull();
 
     for (const u of ['alice', 'bob'] as User[]) {
       await waitUntil(`${u} receives audio`, () => mediaCounters(page(u)), (c) => c.audioPacketsReceived > 20);
       await waitUntil(`${u} decodes video`, () => mediaCounters(page(u)), (c) => c.videoFramesDecoded > 5);
     }
-    for (const u of ['alice', 'bob'] as User[]) {
-      await rising(u, 'audioPacketsReceived', 20);
-      await rising(u, 'videoFramesDecoded', 5);
-    }
+    figures.answerToMediaBothWaysMs = Math.round(performance.now() - answered);
     // Both pages encrypt end to end (SFrame): the indicator says so only on evidence, and both
     // show the same security code from the key agreement.
     for (const u of ['alice', 'bob'] as User[]) {
       await waitUntil(`${u}: end-to-end encrypted`, () => page(u).locator('#privacy').getAttribute('data-level'), (l) => l === 'e2ee');
       expect(await page(u).locator('#privacy').textContent()).toBe('End-to-end encrypted');
     }
+    figures.answerToE2eeShownMs = Math.round(performance.now() - answered);
+    for (const u of ['alice', 'bob'] as User[]) {
+      await rising(u, 'audioPacketsReceived', 20);
+      await rising(u, 'videoFramesDecoded', 5);
+    }
+    for (const u of ['alice', 'bob'] as User[]) {
+      const c = await mediaCounters(page(u));
+      figures[`${u}AudioPacketsReceived`] = c.audioPacketsReceived;
+      figures[`${u}VideoFramesDecoded`] = c.videoFramesDecoded;
+    }
+    // The figures of the closing notes: printed, and kept with the screenshots.
+    console.log(`e2e call figures: ${JSON.stringify(figures)}`);
+    writeFileSync(artifactPath('call-figures.json'), JSON.stringify(figures, null, 2) + '\n');
     const sas = await page('alice').getByLabel('Security code').getAttribute('data-sas');
     expect(sas?.split(', ')).toHaveLength(5);
     expect(await page('bob').getByLabel('Security code').getAttribute('data-sas')).toBe(sas);
