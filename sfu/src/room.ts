@@ -358,10 +358,10 @@ export class Room extends EventEmitter<RoomEvents> {
    * would be laid anyway, only later, and would save nothing but the pipes to a router whose
    * participants all hide a video. Eager pipes also put every microphone on the home router for
    * the active speaker, and every producer where a tap on the home router can see it. Latency
-   * decides nothing here: pipeToRouter took 2 ms for the first pipe between two routers and
-   * 0.4 ms for the next ones (medians, two workers on loopback, this 2-core machine under load),
-   * against a join of about 200 ms. A consume that comes before its pipe is laid waits for the
-   * same pipe (RoomRouter.pipeIn).
+   * decides nothing here: pipeToRouter took 1.4-2 ms for the first pipe between two routers and
+   * 0.4 ms for the next ones (medians, `node bench/sfu/pipe.ts` on this 2-core machine under
+   * load), against a join of about 200 ms. A consume that comes before its pipe is laid waits
+   * for the same pipe (RoomRouter.pipeIn).
    */
   #spread(producer: types.Producer<ProducerAppData>, source: RoomRouter): void {
     for (const target of this.#routers.values()) if (target.state === 'open') void this.#offer(producer, source, target).catch(() => undefined);
