@@ -78,6 +78,8 @@ export class Room extends EventEmitter<RoomEvents> {
   readonly #placedOn = new Map<string, RoomRouter>();
   /** Users the owner removed: refused if they come back. */
   readonly #removedUsers = new Set<string>();
+  /** The last dominant speaker announced, for newcomers (the observer speaks only on changes). */
+  #activeSpeaker: string | null = null;
   /** Joins are placed one at a time, so that two newcomers never open two routers on one worker. */
   #joins: Promise<unknown> = Promise.resolve();
   #pendingJoins = 0;
@@ -148,6 +150,14 @@ export class Room extends EventEmitter<RoomEvents> {
   }
 
   /**
+   * The participant last announced as the dominant speaker, or null. mediasoup's
+   * ActiveSpeakerObserver reports changes only, so a newcomer is told this one on joining.
+   */
+  get activeSpeaker(): string | null {
+    return this.#activeSpeaker;
+  }
+
+  /**
    * The consumers this room's participants on a worker count for (placement.ts), for the
    * manager's load figure.
    */
@@ -196,6 +206,7 @@ export class Room extends EventEmitter<RoomEvents> {
     this.#placedOn.delete(participantId);
     rr?.release(participantId);
     p.close();
+    if (this.#activeSpeaker === participantId) this.#activeSpeaker = null;
     // A router nobody is on only costs pipes; the home stays, with the active speaker observer.
     if (rr && !rr.home && rr.participants.size === 0 && !this.#closed) this.#drop(rr);
     this.emit('participantleft', p, reason);
@@ -341,7 +352,11 @@ export class Room extends EventEmitter<RoomEvents> {
   #adopt(rr: RoomRouter): RoomRouter {
     this.#routers.set(rr.slotIndex, rr);
     rr.on('workerclose', () => this.#onWorkerClose(rr));
-    rr.on('dominantspeaker', (participantId) => this.emit('activespeaker', participantId));
+    rr.on('dominantspeaker', (participantId) => {
+      if (!this.#participants.has(participantId)) return;
+      this.#activeSpeaker = participantId;
+      this.emit('activespeaker', participantId);
+    });
     return rr;
   }
 

@@ -7,7 +7,8 @@
  *
  * The steps share one room, each building on the one before, to keep the file short on 2 cores.
  * A last block drives the room signalling (RoomConnection) of a room on two workers: when one
- * worker dies, only the clients on it are told to rebuild their media.
+ * worker dies, only the clients on it are told to rebuild their media; a newcomer hears who the
+ * active speaker is.
  */
 import { once } from 'node:events';
 import type { types } from 'mediasoup';
@@ -375,9 +376,40 @@ describe('a room across two workers: routers piped together', () => {
   });
 });
 
-describe('room signalling across workers: only the clients on the dead worker rebuild their media', () => {
+describe('room signalling across workers', () => {
   const SIGNAL_PORT = 35150;
   let rooms: RoomManager;
+  let room: Room;
+  const clients = new Map<string, { conn: RoomConnection; sent: ServerMessage[]; id?: string }>();
+  let nextId = 1;
+  const request = async (user: string, method: string, data: unknown) => {
+    const c = clients.get(user)!;
+    const id = nextId++;
+    c.conn.onMessage(JSON.stringify({ id, method, data }));
+    await until(() => c.sent.some((m) => 'id' in m && m.id === id), `${user} ${method}`);
+    return c.sent.find((m) => 'id' in m && m.id === id) as { ok: boolean; data?: Record<string, unknown>; error?: { code: string } };
+  };
+  const notified = (user: string, name: string) => clients.get(user)!.sent.filter((m) => 'notification' in m && m.notification === name);
+  /** A client with its own RoomConnection (the socket is a list of what the server sent) joins the room. */
+  const connect = async (user: string) => {
+    const ctx: SignallingContext = {
+      rooms,
+      verifySession: (token) => token,
+      allowJoinAttempt: () => true,
+      domain: 'example.test',
+      logger: silentLogger,
+      pseudonym: (v) => v,
+      rate: { perSecond: 1000, burst: 1000 },
+      byParticipant,
+    };
+    const sent: ServerMessage[] = [];
+    const conn = new RoomConnection(ctx, { send: (m) => sent.push(m), close: () => undefined, remoteAddress: '127.0.0.1', origin: 'https://example.test' });
+    clients.set(user, { conn, sent });
+    const joined = await request(user, 'join', { room: 'signalled', token: user, e2ee: null });
+    expect(joined.ok).toBe(true);
+    clients.get(user)!.id = joined.data!.participantId as string;
+  };
+  const byParticipant = new Map<string, RoomConnection>();
 
   beforeAll(() => {
     rooms = new RoomManager({
@@ -397,35 +429,8 @@ describe('room signalling across workers: only the clients on the dead worker re
   });
 
   it('the second worker dies: mediaDown and mediaReset reach carol (on it) and not alice or bob, whose media requests go on', async () => {
-    const room = await rooms.createRoom({ name: 'signalled', ownerUserId: 'alice', e2eeRequired: false });
-    const ctx: SignallingContext = {
-      rooms,
-      verifySession: (token) => token,
-      allowJoinAttempt: () => true,
-      domain: 'example.test',
-      logger: silentLogger,
-      pseudonym: (v) => v,
-      rate: { perSecond: 1000, burst: 1000 },
-      byParticipant: new Map(),
-    };
-    const clients = new Map<string, { conn: RoomConnection; sent: ServerMessage[]; id?: string }>();
-    let nextId = 1;
-    const request = async (user: string, method: string, data: unknown) => {
-      const c = clients.get(user)!;
-      const id = nextId++;
-      c.conn.onMessage(JSON.stringify({ id, method, data }));
-      await until(() => c.sent.some((m) => 'id' in m && m.id === id), `${user} ${method}`);
-      return c.sent.find((m) => 'id' in m && m.id === id) as { ok: boolean; data?: Record<string, unknown>; error?: { code: string } };
-    };
-    const notified = (user: string, name: string) => clients.get(user)!.sent.filter((m) => 'notification' in m && m.notification === name);
-    for (const user of ['alice', 'bob', 'carol']) {
-      const sent: ServerMessage[] = [];
-      const conn = new RoomConnection(ctx, { send: (m) => sent.push(m), close: () => undefined, remoteAddress: '127.0.0.1', origin: 'https://example.test' });
-      clients.set(user, { conn, sent });
-      const joined = await request(user, 'join', { room: 'signalled', token: user, e2ee: null });
-      expect(joined.ok).toBe(true);
-      clients.get(user)!.id = joined.data!.participantId as string;
-    }
+    room = await rooms.createRoom({ name: 'signalled', ownerUserId: 'alice', e2eeRequired: false });
+    for (const user of ['alice', 'bob', 'carol']) await connect(user);
     const slotOf = (user: string) => room.routerOf(clients.get(user)!.id!)!.slotIndex;
     expect(slotOf('alice')).toBe(slotOf('bob'));
     const killed = slotOf('carol');
@@ -456,6 +461,20 @@ describe('room signalling across workers: only the clients on the dead worker re
     const t = await request('carol', 'createTransport', { direction: 'send' });
     expect(t.ok).toBe(true);
     expect((t.data!.iceCandidates as { port: number }[])[0]!.port).toBe(SIGNAL_PORT + killed);
+  });
+
+  it('a newcomer is told the current active speaker right after its join response', async () => {
+    const alice = room.participants.get(clients.get('alice')!.id!)!;
+    const t = await alice.createPlainTransport('send');
+    await alice.produce(t.id, { kind: 'audio', rtpParameters: opus(), source: 'mic' });
+    // The room's only microphone is the dominant one as soon as the observer has it.
+    await until(() => notified('bob', 'activeSpeaker').length > 0, 'bob hears of the active speaker');
+    await connect('dave');
+    const sent = clients.get('dave')!.sent;
+    const joinReply = sent.findIndex((m) => 'id' in m);
+    const speaker = sent.findIndex((m) => 'notification' in m && m.notification === 'activeSpeaker');
+    expect(speaker).toBeGreaterThan(joinReply);
+    expect(sent[speaker]).toEqual({ notification: 'activeSpeaker', data: { participantId: alice.id } });
     for (const c of clients.values()) c.conn.onClose();
     room.close();
   });

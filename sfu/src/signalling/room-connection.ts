@@ -137,6 +137,9 @@ export class RoomConnection {
     try {
       const data = await this.#dispatch(request);
       this.#reply({ id: request.id, ok: true, data } as ServerMessage);
+      // The active speaker is announced on changes only: a newcomer hears the current one now.
+      const speaker = request.method === 'join' ? this.#room?.activeSpeaker : null;
+      if (speaker) this.notify('activeSpeaker', { participantId: speaker });
     } catch (err) {
       const { code, message } = toError(err);
       if (code === 'INTERNAL') this.#ctx.logger.error({ method: request.method, err: (err as Error)?.message }, 'room request failed');
