@@ -50,6 +50,7 @@ export function createRoomsService(cfg: Config, users: RoomsService['users'], lo
     },
     logger: log,
     maxRooms: s.maxRooms,
+    maxConsumersPerWorker: s.maxConsumersPerWorker,
     defaultMaxParticipants: s.maxParticipants,
     maxParticipantsLimit: s.maxParticipantsLimit,
     // Two transports each way allow for a reconnect in flight; four producers: mic, camera,
