@@ -18,6 +18,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { Worker as Thread } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import * as mediasoup from 'mediasoup';
+import { vp8Packet } from '../../test/helpers/vp8-rtp.ts';
 import type { types } from 'mediasoup';
 
 const RUNS = Number(process.env.RUNS ?? 3);
@@ -40,36 +41,6 @@ export interface ConsumersResult {
 
 const VP8_CODEC: types.RtpCodecCapability = { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 };
 
-/**
- * A VP8 RTP packet (RFC 7741 §4.2) as Chromium sends it: extended payload descriptor with a
- * 15-bit PictureID, TL0PICIDX and TID (mediasoup parses only extended descriptors), S bit on the
- * frame's first packet, then the VP8 payload header (bit 0 clear and the start code on keyframes).
- */
-const DESCRIPTOR_BYTES = 6;
-
-function vp8Packet(ssrc: number, seq: number, ts: number, pictureId: number, first: boolean, last: boolean, keyframe: boolean): Buffer {
-  const p = randomBytes(12 + DESCRIPTOR_BYTES + PACKET_BYTES);
-  p[0] = 0x80;
-  p[1] = (last ? 0x80 : 0) | 96;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE(ts >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  p[12] = 0x80 | (first ? 0x10 : 0x00); // X, S, partition 0
-  p[13] = 0x80 | 0x40 | 0x20; // I (PictureID), L (TL0PICIDX), T (TID)
-  p[14] = 0x80 | ((pictureId >> 8) & 0x7f); // M: 15-bit PictureID
-  p[15] = pictureId & 0xff;
-  p[16] = pictureId & 0xff; // TL0PICIDX (every frame is temporal layer 0)
-  p[17] = 0x00; // TID 0
-  if (first) {
-    p[18] = keyframe ? 0x10 : 0x11;
-    if (keyframe) {
-      p[21] = 0x9d;
-      p[22] = 0x01;
-      p[23] = 0x2a;
-    }
-  }
-  return p;
-}
 
 interface Sender {
   stop(): void;
@@ -82,7 +53,7 @@ function startSender(socket: Socket, port: number, ssrc: number): Sender {
   const timer = setInterval(() => {
     const keyframe = frame % FPS === 0;
     for (let i = 0; i < PACKETS_PER_FRAME; i++) {
-      socket.send(vp8Packet(ssrc, seq++, ts, frame & 0x7fff, i === 0, i === PACKETS_PER_FRAME - 1, keyframe), port, '127.0.0.1');
+      socket.send(vp8Packet({ ssrc, seq: seq++, timestamp: ts, pictureId: frame, first: i === 0, last: i === PACKETS_PER_FRAME - 1, keyframe, payloadBytes: PACKET_BYTES }), port, '127.0.0.1');
     }
     ts += 90000 / FPS;
     frame++;

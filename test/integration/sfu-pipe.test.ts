@@ -20,6 +20,7 @@ import type { Room } from '../../sfu/src/room.ts';
 import type { ServerMessage } from '../../sfu/src/signalling/protocol.ts';
 import { RoomConnection, type SignallingContext } from '../../sfu/src/signalling/room-connection.ts';
 import type { WorkerPool } from '../../sfu/src/worker-pool.ts';
+import { vp8Packet } from '../helpers/vp8-rtp.ts';
 import { isRtcp, parseRtp } from '../helpers/rtp.ts';
 import { receiverCapabilities } from '../helpers/rtp-params.ts';
 import { UdpPeer, type Datagram } from '../helpers/udp-peer.ts';
@@ -83,31 +84,6 @@ function opusPacket(ssrc: number, seq: number): Buffer {
   return p;
 }
 
-/**
- * A one-packet VP8 frame (RFC 7741 §4.2) with the extended descriptor mediasoup parses (PictureID,
- * TL0PICIDX, TID 0); keyframes have bit 0 of the payload header clear and the start code.
- */
-function vp8Packet(ssrc: number, seq: number, frame: number, keyframe: boolean): Buffer {
-  const p = Buffer.alloc(12 + 6 + 200, 0x33);
-  p[0] = 0x80;
-  p[1] = 0x80 | 96;
-  p.writeUInt16BE(seq & 0xffff, 2);
-  p.writeUInt32BE((frame * 3000) >>> 0, 4);
-  p.writeUInt32BE(ssrc, 8);
-  p[12] = 0x90; // X, S, partition 0
-  p[13] = 0xe0; // I, L, T
-  p[14] = 0x80 | ((frame >> 8) & 0x7f);
-  p[15] = frame & 0xff;
-  p[16] = frame & 0xff;
-  p[17] = 0x00;
-  p[18] = keyframe ? 0x10 : 0x11;
-  if (keyframe) {
-    p[21] = 0x9d;
-    p[22] = 0x01;
-    p[23] = 0x2a;
-  }
-  return p;
-}
 
 /** Sends RTP to a comedia PlainTransport until stopped: audio at 50 packets/s, or VP8 at 30 frames/s on every encoding. */
 function startSending(socket: UdpPeer, transport: types.PlainTransport, rtp: types.RtpParameters): () => void {
@@ -116,7 +92,7 @@ function startSending(socket: UdpPeer, transport: types.PlainTransport, rtp: typ
   let n = 0;
   const timer = setInterval(
     () => {
-      for (const ssrc of ssrcs) void socket.send(video ? vp8Packet(ssrc, n, n, n % 10 === 0) : opusPacket(ssrc, n), transport.tuple.localPort).catch(() => undefined);
+      for (const ssrc of ssrcs) void socket.send(video ? vp8Packet({ ssrc, seq: n, timestamp: n * 3000, pictureId: n, first: true, last: true, keyframe: n % 10 === 0, payloadBytes: 200 }) : opusPacket(ssrc, n), transport.tuple.localPort).catch(() => undefined);
       n++;
     },
     video ? 33 : 20,
