@@ -7,6 +7,8 @@
  */
 export type Bytes = Uint8Array<ArrayBuffer>;
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Concatenates byte strings into one new buffer (the `+` of RFC 9605's pseudocode). */
 export function concatBytes(...parts: readonly Uint8Array[]): Bytes {
   let length = 0;
@@ -27,6 +29,17 @@ export function concatBytes(...parts: readonly Uint8Array[]): Bytes {
 export function encodeBigEndian(value: bigint, length: number): Bytes {
   if (value < 0n) throw new RangeError('encodeBigEndian: negative value');
   const out = new Uint8Array(length);
+  if (value <= MAX_SAFE) {
+    // Every frame's nonce comes through here (RFC 9605 §4.4.3): with a number, not a bigint, the
+    // loop allocates nothing. Exact up to 2^53 - 1; counters beyond take the bigint path.
+    let n = Number(value);
+    for (let i = length - 1; i >= 0 && n > 0; i--) {
+      out[i] = n % 256;
+      n = Math.floor(n / 256);
+    }
+    if (n !== 0) throw new RangeError(`encodeBigEndian: value does not fit in ${length} bytes`);
+    return out;
+  }
   let v = value;
   for (let i = length - 1; i >= 0; i--) {
     out[i] = Number(v & 0xffn);

@@ -148,6 +148,8 @@ export function splitProtectedFrame(layout: FrameLayout, wire: Bytes): SplitFram
 }
 
 /** Receiver side: the decrypted frame, clear bytes then plaintext. */
-export function joinPlainFrame(clear: Uint8Array, plaintext: Uint8Array): Bytes {
+export function joinPlainFrame(clear: Uint8Array, plaintext: Bytes): Bytes {
+  // Audio has no clear bytes: the decrypted buffer is the frame, no copy needed.
+  if (clear.length === 0) return plaintext;
   return concatBytes(clear, plaintext);
 }

@@ -141,8 +141,10 @@ export class FrameCryptor {
   async #encrypt(sender: SenderContext, layout: ReturnType<typeof layoutFor>, data: Bytes): Promise<Bytes | DropReason> {
     try {
       const { clear, body } = splitPlainFrame(layout, data);
-      const sframe = await sender.encrypt(frameMetadata(layout, clear), body);
-      return joinProtectedFrame(layout, clear, sframe);
+      // H.264 escapes the SFrame bytes after its clear NAL headers (frame-codec.ts), so it joins
+      // them itself; otherwise the clear bytes go in front of the ciphertext in the same copy.
+      if (layout === 'h264') return joinProtectedFrame(layout, clear, await sender.encrypt(frameMetadata(layout, clear), body));
+      return await sender.encrypt(frameMetadata(layout, clear), body, clear);
     } catch (err) {
       if (err instanceof NoSenderKeyError) return 'no-key';
       if (err instanceof FrameCodecError) return 'unsupported-frame';

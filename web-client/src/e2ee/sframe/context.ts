@@ -101,16 +101,17 @@ export class SenderContext {
   }
 
   /**
-   * Encrypts one frame: returns header || ciphertext || tag (§4.4.3). `metadata` is authenticated
-   * but not included in the output.
+   * Encrypts one frame: returns header || ciphertext || tag (§4.4.3), after `prefix` if given
+   * (clear bytes the caller sends first; see sframeEncrypt). `metadata` is authenticated but not
+   * included in the output.
    */
-  async encrypt(metadata: Bytes, plaintext: Bytes): Promise<Bytes> {
+  async encrypt(metadata: Bytes, plaintext: Bytes, prefix?: Uint8Array): Promise<Bytes> {
     const current = this.#current;
     if (!current) throw new NoSenderKeyError('no sender key set');
     const ctr = current.nextCtr;
     if (ctr > MAX_FIELD_VALUE) throw new CounterExhaustedError(`KID ${current.key.kid} has used all 2^64 counters`);
     current.nextCtr = ctr + 1n;
-    return sframeEncrypt(current.key, ctr, metadata, plaintext);
+    return sframeEncrypt(current.key, ctr, metadata, plaintext, prefix);
   }
 
   #install(state: SenderKeyState): void {

@@ -38,8 +38,16 @@ export class SFrameHeaderError extends Error {
 }
 
 /** Bytes needed for `value` in the extended form (1-8), or 0 when it fits in the config byte. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function extendedLength(value: bigint): number {
   if (value < 8n) return 0;
+  if (value <= MAX_SAFE) {
+    // Number arithmetic for the values every frame has (no bigint allocated per step).
+    let n = 0;
+    for (let v = Number(value); v > 0; v = Math.floor(v / 256)) n++;
+    return n;
+  }
   let n = 0;
   for (let v = value; v > 0n; v >>= 8n) n++;
   return n;
@@ -71,6 +79,14 @@ export function encodeHeader(kid: bigint, ctr: bigint): Uint8Array<ArrayBuffer> 
 }
 
 function writeBigEndian(out: Uint8Array, offset: number, value: bigint, length: number): void {
+  if (value <= MAX_SAFE) {
+    let n = Number(value);
+    for (let i = offset + length - 1; i >= offset; i--) {
+      out[i] = n % 256;
+      n = Math.floor(n / 256);
+    }
+    return;
+  }
   let v = value;
   for (let i = offset + length - 1; i >= offset; i--) {
     out[i] = Number(v & 0xffn);
@@ -85,8 +101,16 @@ function readField(bytes: Uint8Array, offset: number, length: number, name: stri
   // §4.3 requires the minimum number of bytes, so a leading zero byte (or an extended value
   // below 8) is a non-canonical header. Refusing it keeps exactly one encoding per (KID, CTR).
   if (bytes[offset] === 0) throw new SFrameHeaderError(`non-minimal ${name}: leading zero byte`);
-  let v = 0n;
-  for (let i = 0; i < length; i++) v = (v << 8n) | BigInt(bytes[offset + i]!);
+  let v: bigint;
+  if (length <= 6) {
+    // Up to 48 bits fit a number exactly: one bigint per field instead of one per byte.
+    let n = 0;
+    for (let i = 0; i < length; i++) n = n * 256 + bytes[offset + i]!;
+    v = BigInt(n);
+  } else {
+    v = 0n;
+    for (let i = 0; i < length; i++) v = (v << 8n) | BigInt(bytes[offset + i]!);
+  }
   if (v < 8n) throw new SFrameHeaderError(`non-minimal ${name}: ${v} fits in the config byte`);
   return v;
 }

@@ -23,6 +23,9 @@ export const DEFAULT_REPLAY_WINDOW = 1024;
 
 export class ReplayWindow {
   readonly size: number;
+  /** size and size - 1 as bigints, made once rather than per frame. */
+  readonly #sizeN: bigint;
+  readonly #mask: bigint;
   #highest: bigint | null = null;
   /** Bit (ctr mod size) is set when that counter, within the window, was accepted. */
   readonly #seen: Uint32Array;
@@ -32,6 +35,8 @@ export class ReplayWindow {
       throw new RangeError(`replay window size must be a power of two in 32..65536, got ${size}`);
     }
     this.size = size;
+    this.#sizeN = BigInt(size);
+    this.#mask = BigInt(size - 1);
     this.#seen = new Uint32Array(size / 32);
   }
 
@@ -44,7 +49,7 @@ export class ReplayWindow {
   check(ctr: bigint): boolean {
     const highest = this.#highest;
     if (highest === null || ctr > highest) return true;
-    if (highest - ctr >= BigInt(this.size)) return false;
+    if (highest - ctr >= this.#sizeN) return false;
     return !this.#has(ctr);
   }
 
@@ -56,8 +61,8 @@ export class ReplayWindow {
     if (!this.check(ctr)) return false;
     const highest = this.#highest;
     if (highest === null || ctr > highest) {
-      const advance = highest === null ? BigInt(this.size) : ctr - highest;
-      if (advance >= BigInt(this.size)) {
+      const advance = highest === null ? this.#sizeN : ctr - highest;
+      if (advance >= this.#sizeN) {
         this.#seen.fill(0);
       } else {
         // Forget the counters that now fall out of the window's bottom: they share bit slots
@@ -71,7 +76,7 @@ export class ReplayWindow {
   }
 
   #slot(ctr: bigint): number {
-    return Number(ctr & BigInt(this.size - 1));
+    return Number(ctr & this.#mask);
   }
 
   #has(ctr: bigint): boolean {
