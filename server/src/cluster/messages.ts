@@ -11,15 +11,13 @@
 /** The worker that hosts every group-call room (server/src/http/rooms-forward.ts). */
 export const ROOMS_HOST = 0;
 
-import type { BindingChange } from '../registrar/location-store.ts';
-
 export type WorkerToPrimary =
   /** The worker's peer-link port, once it listens. */
   | { type: 'link'; port: number }
   /** The worker's SIP and HTTP listeners are up. */
   | { type: 'ready'; listening: string }
-  /** Changes to the location service, in the order they were made. */
-  | { type: 'bindings'; changes: BindingChange[] }
+  /** Changes to the location service, in the order they were made (binding-codec.ts). */
+  | { type: 'bindings'; data: string }
   /** A source banned after repeated authentication failures, until `until` (ms since the epoch). */
   | { type: 'ban'; address: string; until: number }
   /** From the rooms host: a room was created (live) or closed. */
@@ -28,7 +26,7 @@ export type WorkerToPrimary =
 export type PrimaryToWorker =
   /** Peer-link ports of all workers, by worker index. */
   | { type: 'peers'; ports: number[] }
-  | { type: 'bindings'; changes: BindingChange[] }
+  | { type: 'bindings'; data: string }
   | { type: 'ban'; address: string; until: number }
   | { type: 'room'; name: string; live: boolean }
   /** Every live room: to a worker that starts, and to all when the rooms host died (none then). */

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../logger.ts';
 import { LocationStore } from '../registrar/location-store.ts';
+import { decodeBindingChanges, encodeBindingChanges } from './binding-codec.ts';
 import { isWorkerMessage, ROOMS_HOST, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
 
 /** Passed from the primary to its workers; the SOTTO_INTERNAL_ prefix keeps them out of the config. */
@@ -85,15 +86,24 @@ export function runPrimary(workers: number, logger: Logger, onReady: (listening:
         location.sweep();
         const all = [...location.entries()].map((b) => ({ aor: b.aor, key: b.key, binding: b }));
         // In slices, so one IPC message stays small even with many registrations.
-        for (let i = 0; i < all.length; i += 1000) send(w, { type: 'bindings', changes: all.slice(i, i + 1000) });
+        for (let i = 0; i < all.length; i += 1000) send(w, { type: 'bindings', data: encodeBindingChanges(all.slice(i, i + 1000)) });
         if (index !== ROOMS_HOST) send(w, { type: 'rooms', names: [...rooms] });
         for (const x of byIndex.values()) send(x, { type: 'peers', ports: [...ports] });
         return;
       }
-      case 'bindings':
-        for (const c of m.changes) location.apply(c);
+      case 'bindings': {
+        let changes;
+        try {
+          changes = decodeBindingChanges(m.data);
+        } catch (err) {
+          log.error({ worker: index, err }, 'malformed binding changes from a worker; not relayed');
+          return;
+        }
+        // Relayed as it came: the string is not encoded again for each worker.
         others(index, m);
+        for (const c of changes) location.apply(c);
         return;
+      }
       case 'ban':
         others(index, m);
         return;

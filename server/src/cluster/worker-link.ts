@@ -6,6 +6,7 @@
 import type { BindingChange } from '../registrar/location-store.ts';
 import type { Peer } from '../sip/message.ts';
 import type { Distributor } from '../sip/transport/transport-layer.ts';
+import { decodeBindingChanges, encodeBindingChanges } from './binding-codec.ts';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from './messages.ts';
 import { PeerLink, type Frame } from './peer-link.ts';
 import { extractCallId, shardOf } from './shard.ts';
@@ -130,7 +131,7 @@ export class WorkerLink implements Distributor {
   readonly #flush = (): void => {
     const changes = this.#pending;
     this.#pending = [];
-    if (changes.length) this.#toPrimary({ type: 'bindings', changes });
+    if (changes.length) this.#toPrimary({ type: 'bindings', data: encodeBindingChanges(changes) });
   };
 
   announceReady(listening: string): void {
@@ -156,7 +157,7 @@ export class WorkerLink implements Distributor {
         this.#link.setPeers(m.ports);
         return;
       case 'bindings':
-        this.#handlers?.bindings(m.changes);
+        this.#handlers?.bindings(decodeBindingChanges(m.data));
         return;
       case 'ban':
         this.#handlers?.ban(m.address, m.until);
