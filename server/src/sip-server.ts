@@ -109,6 +109,8 @@ export class SipServer {
     });
 
     this.transactions = new TransactionManager({
+      // Completed non-INVITE transactions kept as their final response only (REGISTER load).
+      compactCompleted: true,
       send: (msg, dest) => {
         if (!this.transport.send(msg, dest)) throw new Error(`no way to reach the ${dest.transport} destination`);
       },

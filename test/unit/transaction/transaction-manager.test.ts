@@ -49,7 +49,7 @@ function ackFor(inv: SipRequest, res: SipResponse, o: ReqOpts = {}): SipRequest 
 const source: Peer = { transport: 'udp', address: '192.0.2.1', port: 5060 };
 const peer = (transport: TransportName): Peer => ({ transport, address: '192.0.2.9', port: 5060 });
 
-function setup(opts: { send?: (msg: SipMessage, dest: Peer) => void } = {}) {
+function setup(opts: { send?: (msg: SipMessage, dest: Peer) => void; compactCompleted?: boolean } = {}) {
   const timers = new FakeTimers();
   const sent: { msg: SipMessage; dest: Peer; at: number }[] = [];
   const log: string[] = [];
@@ -76,6 +76,7 @@ function setup(opts: { send?: (msg: SipMessage, dest: Peer) => void } = {}) {
   const tm = new TransactionManager({
     timers,
     tu,
+    ...(opts.compactCompleted ? { compactCompleted: true } : {}),
     send:
       opts.send ??
       ((msg, dest) => {
@@ -495,5 +496,63 @@ describe('TransactionManager: nothing leaks', () => {
     s.tm.receive(request('OPTIONS'), source);
     s.tm.receive(resp(request('OPTIONS', { branch: 'z9hG4bK-x' }), 200), source);
     expect(s.log).toEqual(['request OPTIONS', 'stray 200']);
+  });
+});
+
+describe('TransactionManager: compactCompleted (completed non-INVITE server transactions kept as their response)', () => {
+  it('over UDP: the final response answers retransmissions for Timer J (64*T1), then the request is new again', () => {
+    const s = setup({ compactCompleted: true });
+    const reg = request('REGISTER');
+    s.tm.receiveRequest(reg, source);
+    const tx = s.requests[0]!;
+    tx.respond(resp(reg, 200));
+    // The transaction object ends at once; what answers retransmissions is the kept response.
+    expect(tx.state).toBe('terminated');
+    expect(s.tm.counts.total).toBe(0);
+    expect(s.tm.completedHeld).toBe(1);
+    s.tm.receiveRequest(request('REGISTER'), source);
+    expect(s.responsesSent()).toEqual([200, 200]);
+    expect(s.log.filter((l) => l === 'request REGISTER')).toHaveLength(1);
+    // Still absorbed just before J...
+    s.timers.advance(s.tm.values.J - 1);
+    s.tm.receiveRequest(request('REGISTER'), source);
+    expect(s.responsesSent()).toEqual([200, 200, 200]);
+    // ...and forgotten by 9/8 J: the same branch is then a new request for the TU.
+    s.timers.advance(s.tm.values.J / 8 + 1);
+    expect(s.tm.completedHeld).toBe(0);
+    s.tm.receiveRequest(request('REGISTER'), source);
+    expect(s.log.filter((l) => l === 'request REGISTER')).toHaveLength(2);
+  });
+
+  it('keeps nothing on reliable transports, nothing for provisional responses, and not with the option off', () => {
+    const s = setup({ compactCompleted: true });
+    const tcp = request('OPTIONS', { branch: 'z9hG4bK-tcp' });
+    s.tm.receiveRequest(tcp, peer('tcp'));
+    s.requests[0]!.respond(resp(tcp, 200));
+    const udp = request('MESSAGE', { branch: 'z9hG4bK-udp' });
+    s.tm.receiveRequest(udp, source);
+    s.requests[1]!.respond(resp(udp, 100));
+    expect(s.tm.completedHeld).toBe(0);
+    expect(s.tm.counts.nonInviteServer).toBe(1);
+
+    const off = setup();
+    const reg = request('REGISTER');
+    off.tm.receiveRequest(reg, source);
+    off.requests[0]!.respond(resp(reg, 200));
+    expect(off.requests[0]!.state).toBe('completed');
+    expect(off.tm.completedHeld).toBe(0);
+  });
+
+  it('different branches are different transactions; close() forgets what is kept', () => {
+    const s = setup({ compactCompleted: true });
+    for (const b of ['z9hG4bK-a', 'z9hG4bK-b']) {
+      const r = request('REGISTER', { branch: b });
+      s.tm.receiveRequest(r, source);
+      s.requests.at(-1)!.respond(resp(r, b.endsWith('a') ? 200 : 403));
+    }
+    s.tm.receiveRequest(request('REGISTER', { branch: 'z9hG4bK-b' }), source);
+    expect(s.responsesSent()).toEqual([200, 403, 403]);
+    s.tm.close();
+    expect(s.tm.completedHeld).toBe(0);
   });
 });

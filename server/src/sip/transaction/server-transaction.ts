@@ -360,9 +360,18 @@ export class NonInviteServerTransaction {
     releaseViews(this.request);
     this.#transition('completed');
     const reliable = isReliable(this.destination.transport);
-    if (!reliable) this.#timer = this.#env.timers.schedule(this.#env.values.J, () => this.#onTimerJ());
+    if (reliable) {
+      transmit(this.#env, response, this.destination, this);
+      if (this.#state === 'completed') this.#terminate();
+      return true;
+    }
+    // Completed holds nothing but the final response, to answer retransmissions for Timer J:
+    // the manager may keep just that (a fraction of this object and its request), and this
+    // transaction ends at once.
     transmit(this.#env, response, this.destination, this);
-    if (reliable && this.#state === 'completed') this.#terminate();
+    if (this.#state !== 'completed') return true;
+    if (this.key !== '' && this.#env.holdCompleted?.(this.key, response, this.destination)) this.#terminate();
+    else this.#timer = this.#env.timers.schedule(this.#env.values.J, () => this.#onTimerJ());
     return true;
   }
 

@@ -129,6 +129,13 @@ export interface TransactionEnv {
    * the TU's own onTerminated. The transaction manager uses it to forget the transaction.
    */
   readonly terminated?: (tx: { readonly kind: TransactionKind; readonly key: string }) => void;
+  /**
+   * Offered by a non-INVITE server transaction that has sent its final response over an
+   * unreliable transport: if this returns true, the manager absorbs request retransmissions with
+   * `response` for Timer J itself, and the transaction object ends now (see TransactionManager's
+   * compactCompleted). Undefined or false: the transaction stays Completed for Timer J.
+   */
+  readonly holdCompleted?: (key: string, response: SipMessage, destination: Peer) => boolean;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   timerValues,
   type SendFn,
   type TimerConfig,
+  type TimerHandle,
   type TimerService,
   type TimerValues,
   type TransactionEnv,
@@ -79,7 +80,27 @@ export interface TransactionManagerOptions {
    * transport layer may still apply its own §18.2.2 rules when it sends.
    */
   responseDestination?: (request: SipRequest, source: Peer) => Peer;
+  /**
+   * Keep a completed non-INVITE server transaction on an unreliable transport as just its final
+   * response (RFC 3261 §17.2.2: in Completed it only answers retransmissions with that response,
+   * for Timer J = 64*T1). A registrar under load holds a REGISTER transaction for each of the
+   * last 32 s; as full objects with their requests, those made garbage collection a large and
+   * growing share of the work (and what was left over from one benchmark step slowed the next).
+   * Default false: the transactions keep their full state machine (as the unit tests observe it).
+   */
+  compactCompleted?: boolean;
 }
+
+/** What is kept of a completed non-INVITE server transaction (compactCompleted). */
+interface CompletedEntry {
+  readonly response: SipMessage;
+  readonly destination: Peer;
+  /** Sweep generation when it completed. */
+  readonly gen: number;
+}
+
+/** The compact entries are swept every J / COMPLETED_SLICES and dropped after more than J. */
+const COMPLETED_SLICES = 8;
 
 export interface TransactionCounts {
   inviteClient: number;
@@ -110,6 +131,9 @@ export class TransactionManager {
   /** INVITE server transactions by Call-ID, CSeq number and From tag, for #matchAckByDialog. */
   readonly #inviteByDialog = new Map<string, InviteServerTransaction>();
   readonly #serverUser: ServerTransactionUser;
+  readonly #completed = new Map<string, CompletedEntry>();
+  #completedGen = 0;
+  #completedSweep: TimerHandle | undefined;
   #inviteClient = 0;
   #nonInviteClient = 0;
   #inviteServer = 0;
@@ -126,6 +150,7 @@ export class TransactionManager {
       values: this.values,
       send: options.send,
       terminated: (tx) => this.#forget(tx),
+      ...(options.compactCompleted ? { holdCompleted: (key: string, response: SipMessage, destination: Peer) => this.#holdCompleted(key, response, destination) } : {}),
     };
     const tu = this.#tu;
     this.#serverUser = {
@@ -182,6 +207,18 @@ export class TransactionManager {
     if (existing !== undefined) {
       existing.receiveRequest(request);
       return;
+    }
+    if (this.#completed.size !== 0) {
+      // §17.2.2 Completed: a retransmission gets the final response again.
+      const done = this.#completed.get(keys.key);
+      if (done !== undefined) {
+        try {
+          void this.#env.send(done.response, done.destination);
+        } catch {
+          // Nothing to report to: the transaction is over; the UA retransmits or times out.
+        }
+        return;
+      }
     }
     const destination = this.#responseDestination?.(request, source) ?? source;
     let tx: ServerTransaction;
@@ -284,8 +321,37 @@ export class TransactionManager {
     }
   }
 
+  #holdCompleted(key: string, response: SipMessage, destination: Peer): boolean {
+    this.#completed.delete(key);
+    this.#completed.set(key, { response, destination, gen: this.#completedGen });
+    this.#completedSweep ??= this.timers.schedule(this.values.J / COMPLETED_SLICES, this.#sweepCompleted);
+    return true;
+  }
+
+  /**
+   * Entries are in completion order, so the expired ones are at the front. An entry goes at the
+   * first sweep more than COMPLETED_SLICES sweeps after it came: it is held for J to 9/8 J.
+   */
+  readonly #sweepCompleted = (): void => {
+    this.#completedSweep = undefined;
+    const gen = ++this.#completedGen;
+    for (const [key, entry] of this.#completed) {
+      if (gen - entry.gen <= COMPLETED_SLICES) break;
+      this.#completed.delete(key);
+    }
+    if (this.#completed.size !== 0) this.#completedSweep = this.timers.schedule(this.values.J / COMPLETED_SLICES, this.#sweepCompleted);
+  };
+
+  /** Completed non-INVITE server transactions kept as their final response (compactCompleted). */
+  get completedHeld(): number {
+    return this.#completed.size;
+  }
+
   /** Terminate every transaction silently (no sends; only onTerminated callbacks) and stop an owned wheel. */
   close(): void {
+    this.#completed.clear();
+    this.timers.cancel(this.#completedSweep);
+    this.#completedSweep = undefined;
     for (const tx of [...this.#client.values(), ...this.#server.values()]) tx.terminate();
     if (this.#ownsTimers && this.timers instanceof TimerWheel) this.timers.clear();
   }
