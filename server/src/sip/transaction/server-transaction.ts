@@ -359,18 +359,12 @@ export class NonInviteServerTransaction {
     // Completed; Timer J (64*T1 on UDP, 0 on reliable) absorbs request retransmissions.
     releaseViews(this.request);
     this.#transition('completed');
-    const reliable = isReliable(this.destination.transport);
-    if (reliable) {
-      transmit(this.#env, response, this.destination, this);
-      if (this.#state === 'completed') this.#terminate();
-      return true;
-    }
-    // Completed holds nothing but the final response, to answer retransmissions for Timer J:
-    // the manager may keep just that (a fraction of this object and its request), and this
-    // transaction ends at once.
     transmit(this.#env, response, this.destination, this);
-    if (this.#state !== 'completed') return true;
-    if (this.key !== '' && this.#env.holdCompleted?.(this.key, response, this.destination)) this.#terminate();
+    if (this.#state !== 'completed') return true; // a transport error ended it
+    // Timer J is 0 on reliable transports. On UDP, Completed holds nothing but the final response
+    // to answer retransmissions: the manager may keep just that (a fraction of this object and
+    // its request), and this transaction ends at once.
+    if (isReliable(this.destination.transport) || (this.key !== '' && this.#env.holdCompleted?.(this.key, response, this.destination))) this.#terminate();
     else this.#timer = this.#env.timers.schedule(this.#env.values.J, () => this.#onTimerJ());
     return true;
   }
