@@ -37,9 +37,9 @@ export class SFrameHeaderError extends Error {
   override name = 'SFrameHeaderError';
 }
 
-/** Bytes needed for `value` in the extended form (1-8), or 0 when it fits in the config byte. */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** Bytes needed for `value` in the extended form (1-8), or 0 when it fits in the config byte. */
 function extendedLength(value: bigint): number {
   if (value < 8n) return 0;
   if (value <= MAX_SAFE) {
